@@ -33,7 +33,7 @@ class PluginError(Exception):
 
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a misspelled ``name``, or ``None`` when nothing is close."""
-    found = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    found = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.5)
     return found[0] if found else None
 
 

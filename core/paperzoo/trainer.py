@@ -220,19 +220,22 @@ class Supervised:
                     lr = opt.param_groups[0]["lr"]
                     self.log({"step": st.step, "epoch": st.epoch, "loss": loss_sum, "lr": float(lr),
                               "samples_per_s": throughput})
+                if st.batch_in_epoch == len(steps):
+                    self.end_epoch(run)
                 if self.checkpoint_every and st.step % self.checkpoint_every == 0 and st.step < total:
                     self.save_checkpoint(run)
                 if st.step >= total:
                     break
-            else:
-                st.epoch += 1
-                st.batch_in_epoch = 0
-                self._call("on_epoch_end")
-                if self.eval_every_epoch and run.evaluators:
-                    self.log({"step": st.step, "epoch": st.epoch, **self.evaluate(run)})
         progress.close()
         self.train_seconds = time.perf_counter() - started
         self.save_checkpoint(run)
+
+    def end_epoch(self, run: Run) -> None:
+        self.state.epoch += 1
+        self.state.batch_in_epoch = 0
+        self._call("on_epoch_end")
+        if self.eval_every_epoch and run.evaluators:
+            self.log({"step": self.state.step, "epoch": self.state.epoch, **self.evaluate(run)})
 
     # -- evaluation and outputs ----------------------------------------------------------------
     def evaluate(self, run: Run) -> dict[str, float]:

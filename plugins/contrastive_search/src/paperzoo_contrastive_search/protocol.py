@@ -50,8 +50,29 @@ def _last_hidden(hidden_states: Any) -> torch.Tensor:
     return hidden_states[-1]
 
 
+def _is_transformers_model(model: Any) -> bool:
+    return any(cls.__module__.startswith("transformers.") for cls in type(model).__mro__)
+
+
+def empty_cache(model: Any) -> Any:
+    """The cache to start decoding from: an empty ``DynamicCache`` for a transformers model (so that it
+    keeps returning that object, which is edited in place, instead of converting a legacy tuple cache on
+    every call), ``None`` otherwise."""
+    if not _is_transformers_model(model):
+        return None
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=model.config)  # per-layer kinds (sliding windows) from the config
+    except TypeError:
+        return DynamicCache()
+
+
 def forward(model: Any, input_ids: torch.Tensor, past: Any = None, use_cache: bool = True) -> StepOutput:
-    """One forward pass of ``model`` under the protocol above."""
+    """One forward pass of ``model`` under the protocol above (``past=None`` with ``use_cache=True``
+    starts from :func:`empty_cache`)."""
+    if use_cache and past is None:
+        past = empty_cache(model)
     out = model(input_ids, past_key_values=past, use_cache=use_cache, output_hidden_states=True)
     if isinstance(out, tuple):
         logits, hidden_states, new_past = out

@@ -34,7 +34,9 @@ def el2n_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     :param targets: ``(N,)`` class indices.
     :returns: ``(N,)`` scores in ``[0, sqrt(2))``.
     """
-    probs = logits.float().softmax(dim=-1)
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    probs = logits.softmax(dim=-1)
     error = probs - F.one_hot(targets.long(), probs.shape[-1]).to(probs.dtype)
     return torch.linalg.vector_norm(error, dim=-1)
 

@@ -118,6 +118,7 @@ class DataDiet(Supervised):
         self.scores: torch.Tensor | None = None
         self.kept: torch.Tensor | None = None
         self.full_run: Run | None = None
+        self.train_subset: Subset | None = None
 
     # -- scoring ---------------------------------------------------------------------------------
     def scoring_seeds(self, run: Run) -> list[int]:
@@ -168,7 +169,8 @@ class DataDiet(Supervised):
             self.scores = self.compute_scores(run)
             self.kept = select_kept(self.scores, self.prune_fraction, self.offset_fraction)
         self.score_seconds = time.perf_counter() - started
-        pruned = dataclasses.replace(run.data, train=subset(run.data.train, self.kept))
+        self.train_subset = subset(run.data.train, self.kept)
+        pruned = dataclasses.replace(run.data, train=self.train_subset)
         self.train(dataclasses.replace(run, data=pruned))
         summary = self.finish(run)
         summary.update({"data_diet/kept": len(self.kept), "data_diet/train_size": len(run.data.train),

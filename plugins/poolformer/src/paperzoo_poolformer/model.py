@@ -153,7 +153,7 @@ class PoolFormer(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's feature map, ``(B, dims[-1], H / 32, W / 32)`` with the default strides."""
-        return self.stages(self.stem(x.float()))
+        return self.stages(self.stem(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))

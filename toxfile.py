@@ -30,12 +30,15 @@ def tox_add_env_config(env_conf, state) -> None:
     posargs = list(state.conf.pos_args(None) or [])
     if name.startswith("plugin-"):
         slug = name.removeprefix("plugin-")
-        env_conf.loaders.insert(0, MemoryLoader(
-            deps=[f"-e {ROOT}", f"-e {ROOT / 'plugins' / slug}[test]", "pytest"],
-            change_dir=str(ROOT / "plugins" / slug),
-            commands=[Command(["python", "-m", "pytest", "tests", *(posargs or ["-m", "not claim"])])],
-            description=f"plugin {slug} alone: core + paperzoo-{slug}[test]",
-        ))
+        env_conf.loaders.insert(
+            0,
+            MemoryLoader(
+                deps=[f"-e {ROOT}", f"-e {ROOT / 'plugins' / slug}[test]", "pytest"],
+                change_dir=str(ROOT / "plugins" / slug),
+                commands=[Command(["python", "-m", "pytest", "tests", *(posargs or ["-m", "not claim"])])],
+                description=f"plugin {slug} alone: core + paperzoo-{slug}[test]",
+            ),
+        )
     elif name == "integration":
         deps = [f"-e {ROOT}[test]", "pytest"] + [f"-e {ROOT / 'plugins' / s}" for s in plugin_slugs()]
         command = Command(["python", "-m", "pytest", str(ROOT / "tests"), "-m", "integration", *posargs])

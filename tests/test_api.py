@@ -1,9 +1,8 @@
 """The public API validates params exactly as configs are validated."""
 
+import paperzoo
 import pytest
 import torch
-
-import paperzoo
 from paperzoo.errors import ConfigError
 
 

@@ -26,7 +26,10 @@ def config_file(tmp_path):
         ("optimizer.lrr=0.1", "optimizer.lrr: unknown param 'lrr'. Did you mean 'lr'?"),
         ("trainer.epochs=many", "trainer.epochs: expected int, got 'many'"),
         ("model.hidden=wide", "model.hidden: expected list[int], got 'wide'"),
-        ("evaluators.0.name=acuracy", "evaluators.0.name: unknown evaluator 'acuracy'. Did you mean 'accuracy'?"),
+        (
+            "evaluators.0.name=acuracy",
+            "evaluators.0.name: unknown evaluator 'acuracy'. Did you mean 'accuracy'?",
+        ),
         ("sed=1", "sed: unknown key 'sed'. Did you mean 'seed'?"),
     ],
 )

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from paperzoo import Paper, hookimpl
 from paperzoo.errors import PluginError, UsageError
 from paperzoo.registry import PluginInfo, Registry
@@ -21,7 +20,9 @@ def test_listing_imports_no_torch_and_no_implementation():
         "         or (m.startswith('paperzoo_') and '.' in m) or m.startswith('paperzoo.builtins.')]\n"
         "print(json.dumps({'n': len(specs), 'heavy': heavy, 'plugins': sorted({s.plugin for s in specs})}))\n"
     )
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    out = json.loads(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
     assert out["heavy"] == []
     assert out["n"] >= 12 and "builtins" in out["plugins"]
 
@@ -114,8 +115,10 @@ def test_list_filters_by_kind_plugin_and_pattern(fresh_registry):
     import paperzoo
 
     assert {s.kind for s in paperzoo.list("optimizer")} == {"optimizer"}
-    assert [s.name for s in paperzoo.list(pattern="synthetic_*")] == ["synthetic_classification",
-                                                                      "synthetic_regression"]
+    assert [s.name for s in paperzoo.list(pattern="synthetic_*")] == [
+        "synthetic_classification",
+        "synthetic_regression",
+    ]
     assert "perplexity" in [s.name for s in paperzoo.list(pattern="language")]
     with pytest.raises(UsageError, match="Did you mean 'layer'"):
         paperzoo.list("layers")

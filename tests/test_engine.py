@@ -10,16 +10,17 @@ import pytest
 import torch
 import yaml
 from conftest import REGISTRY_BIN, tiny_config
-from safetensors.torch import load_file
-
 from paperzoo import engine
 from paperzoo.config import apply_overrides
 from paperzoo.errors import ConfigError
+from safetensors.torch import load_file
 
 
 def test_overrides_are_parsed_as_yaml_and_typed_by_the_schema(tmp_path):
-    raw = apply_overrides(tiny_config(tmp_path), ["optimizer.lr=3e-4", "trainer.epochs=2",
-                                                  "evaluators.1.name=accuracy", "optimizer.nesterov=true"])
+    raw = apply_overrides(
+        tiny_config(tmp_path),
+        ["optimizer.lr=3e-4", "trainer.epochs=2", "evaluators.1.name=accuracy", "optimizer.nesterov=true"],
+    )
     p = engine.plan(raw)
     assert p.optimizer.params["lr"] == pytest.approx(3e-4) and p.trainer.params["epochs"] == 2
     assert p.optimizer.params["nesterov"] is True
@@ -36,8 +37,11 @@ def test_patches_replace_by_type_and_wrap_by_name(tmp_path):
     assert p.patches[0].spec.name == "mlp"
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     patch = p.config.patches[0]
-    counts = apply_patches(model, [patch.model_copy(update={"type": None, "name": "[02]", "freeze_rest": True})],
-                           lambda _, module: torch.nn.Sequential(module, torch.nn.Tanh()))
+    counts = apply_patches(
+        model,
+        [patch.model_copy(update={"type": None, "name": "[02]", "freeze_rest": True})],
+        lambda _, module: torch.nn.Sequential(module, torch.nn.Tanh()),
+    )
     assert counts == {"patches.0": 2}
     assert isinstance(model[0], torch.nn.Sequential) and isinstance(model[0][1], torch.nn.Tanh)
     assert all(q.requires_grad for q in model.parameters())
@@ -57,10 +61,15 @@ def test_killed_run_resumes_bitwise_equal(tmp_path):
     config["optimizer"]["scheduler"] = {"name": "cosine", "T_max": 1000}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(config))
-    full = subprocess.run([REGISTRY_BIN, "run", str(path), "output.name=full"], capture_output=True, text=True)
+    full = subprocess.run(
+        [REGISTRY_BIN, "run", str(path), "output.name=full"], capture_output=True, text=True
+    )
     assert full.returncode == 0, full.stderr
-    proc = subprocess.Popen([REGISTRY_BIN, "run", str(path), "output.name=killed"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [REGISTRY_BIN, "run", str(path), "output.name=killed"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed = tmp_path / "runs" / "killed"
     deadline = time.time() + 120
     while not (killed / "checkpoints" / "latest").exists() and time.time() < deadline:
@@ -84,9 +93,15 @@ def test_two_processes_reach_the_single_process_loss(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([REGISTRY_BIN, "run", str(path), "output.name=one"], capture_output=True, text=True, env=env)
-    two = subprocess.run([REGISTRY_BIN, "run", str(path), "output.name=two", "--nproc", "2"],
-                         capture_output=True, text=True, env=env)
+    one = subprocess.run(
+        [REGISTRY_BIN, "run", str(path), "output.name=one"], capture_output=True, text=True, env=env
+    )
+    two = subprocess.run(
+        [REGISTRY_BIN, "run", str(path), "output.name=two", "--nproc", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr[-2000:]
     s1 = json.loads((tmp_path / "runs" / "one" / "summary.json").read_text())

@@ -10,14 +10,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from .errors import PluginError, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Find, inspect and run paperzoo components.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find, inspect and run paperzoo components.",
+)
 STATE = {"debug": False, "plugins": []}
 
 
@@ -36,16 +39,17 @@ def _registry():
 
     reg = registry(STATE["plugins"])
     for info in reg.broken:
-        typer.echo(f"warning: plugin {info.name!r} {info.status}: {info.error} (see `registry plugins`)",
-                   err=True)
+        typer.echo(
+            f"warning: plugin {info.name!r} {info.status}: {info.error} (see `registry plugins`)", err=True
+        )
     return reg
 
 
 @app.command("list")
 def list_cmd(
-    kind: Optional[str] = typer.Argument(None, help="layer, optimizer, trainer, evaluator or dataset."),
-    plugin: Optional[str] = typer.Option(None, "--plugin", "-p", help="Only this plugin's components."),
-    search: Optional[str] = typer.Option(None, "--search", "-s", help="Text or glob to match."),
+    kind: str | None = typer.Argument(None, help="layer, optimizer, trainer, evaluator or dataset."),
+    plugin: str | None = typer.Option(None, "--plugin", "-p", help="Only this plugin's components."),
+    search: str | None = typer.Option(None, "--search", "-s", help="Text or glob to match."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List installed components: name, kind, plugin, paper."""
@@ -86,11 +90,13 @@ def plugins(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     for p in rows:
         status = p["status"] + (f": {p['error']}" if p["error"] else "")
-        typer.echo(f"{p['name']:<24} {p['distribution'] or '-':<28} {p['version'] or '-':<10} "
-                   f"{p['components']:>3} components  {status}")
+        typer.echo(
+            f"{p['name']:<24} {p['distribution'] or '-':<28} {p['version'] or '-':<10} "
+            f"{p['components']:>3} components  {status}"
+        )
 
 
-def _load_config(config: Optional[Path], overrides: list[str], resume: Optional[Path]):
+def _load_config(config: Path | None, overrides: list[str], resume: Path | None):
     from .config import apply_overrides, load_yaml
 
     if config is None and resume is None:
@@ -105,7 +111,7 @@ def _load_config(config: Optional[Path], overrides: list[str], resume: Optional[
 @app.command()
 def validate(
     config: Path,
-    overrides: Optional[list[str]] = typer.Argument(None, help="dotted.path=value overrides."),
+    overrides: list[str] | None = typer.Argument(None, help="dotted.path=value overrides."),
     plugin_file: list[Path] = typer.Option([], "--plugin", help="Also load a plugin from a Python file."),
 ) -> None:
     """Check a config completely (names, params, types, model, patches) without training."""
@@ -135,10 +141,10 @@ def _check_buildable(p, file: str) -> None:
 
 @app.command()
 def run(
-    config: Optional[Path] = typer.Argument(None, help="The YAML config."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="dotted.path=value overrides."),
+    config: Path | None = typer.Argument(None, help="The YAML config."),
+    overrides: list[str] | None = typer.Argument(None, help="dotted.path=value overrides."),
     nproc: int = typer.Option(1, "--nproc", help="Processes (torch.distributed, DDP)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory."),
     plugin_file: list[Path] = typer.Option([], "--plugin", help="Also load a plugin from a Python file."),
 ) -> None:
     """Validate, build and train; writes metrics, checkpoints and a summary to the run directory."""
@@ -173,8 +179,16 @@ def _launch(nproc: int) -> int:
         if a.startswith("--nproc="):
             continue
         cleaned.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "paperzoo.cli", *cleaned]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "paperzoo.cli",
+        *cleaned,
+    ]
     return subprocess.call(cmd)
 
 
@@ -191,7 +205,9 @@ def _print_summary(summary: dict) -> None:
 
 
 @app.command()
-def new(slug: str, directory: Path = typer.Option(Path("plugins"), "--dir", help="Where to create it.")) -> None:
+def new(
+    slug: str, directory: Path = typer.Option(Path("plugins"), "--dir", help="Where to create it.")
+) -> None:
     """Scaffold a plugin that passes its own tox env unchanged."""
     from .scaffold import scaffold
 
@@ -209,8 +225,14 @@ def docs(out: Path = typer.Option(Path("docs/components"), "--out")) -> None:
 
 
 def _spec_json(s) -> dict:
-    return {"name": s.name, "kind": s.kind, "plugin": s.plugin, "summary": s.summary, "tags": list(s.tags),
-            "paper": vars(s.paper) if s.paper else None}
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "plugin": s.plugin,
+        "summary": s.summary,
+        "tags": list(s.tags),
+        "paper": vars(s.paper) if s.paper else None,
+    }
 
 
 def main() -> None:

@@ -94,7 +94,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             last = i == len(parts) - 1
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"no list item {part!r} (the list has {len(node)})", ".".join(parts[: i + 1]))
+                    raise ConfigError(
+                        f"no list item {part!r} (the list has {len(node)})", ".".join(parts[: i + 1])
+                    )
                 if last:
                     node[int(part)] = value
                 else:
@@ -121,7 +123,9 @@ def parse(raw: dict[str, Any], file: str | None = None) -> RunConfig:
             accepted = [f.alias or n for n, f in parent.model_fields.items()]
             raise ConfigError(
                 f"unknown key {loc[-1]!r}.{did_you_mean(loc[-1], accepted)} Accepted: {', '.join(accepted)}",
-                path, file) from None
+                path,
+                file,
+            ) from None
         if err["type"] == "missing":
             raise ConfigError("missing required key", path, file) from None
         raise ConfigError(f"{err['msg']} (got {err.get('input')!r})", path, file) from None

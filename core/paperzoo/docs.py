@@ -9,8 +9,13 @@ import yaml
 
 from .spec import ComponentSpec
 
-SECTION = {"layer": "model", "optimizer": "optimizer", "trainer": "trainer", "evaluator": "evaluators",
-           "dataset": "data"}
+SECTION = {
+    "layer": "model",
+    "optimizer": "optimizer",
+    "trainer": "trainer",
+    "evaluator": "evaluators",
+    "dataset": "data",
+}
 RUNTIME = {"optimizer": 1, "layer": 0}
 
 
@@ -21,13 +26,27 @@ def component_info(spec: ComponentSpec) -> dict[str, Any]:
 
     runtime = 1 if spec.kind == "optimizer" or spec.example_base else 0
     params = [
-        {"name": p.name, "type": p.type_name, "default": None if p.required else p.default,
-         "required": p.required, "description": p.description}
+        {
+            "name": p.name,
+            "type": p.type_name,
+            "default": None if p.required else p.default,
+            "required": p.required,
+            "description": p.description,
+        }
         for p in signature_params(import_target(spec), runtime)
     ]
-    return {"name": spec.name, "kind": spec.kind, "plugin": spec.plugin, "summary": spec.summary,
-            "target": spec.target, "tags": list(spec.tags), "paper": vars(spec.paper) if spec.paper else None,
-            "link": spec.paper.link if spec.paper else "", "params": params, "snippet": snippet(spec)}
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "plugin": spec.plugin,
+        "summary": spec.summary,
+        "target": spec.target,
+        "tags": list(spec.tags),
+        "paper": vars(spec.paper) if spec.paper else None,
+        "link": spec.paper.link if spec.paper else "",
+        "params": params,
+        "snippet": snippet(spec),
+    }
 
 
 def snippet(spec: ComponentSpec) -> str:

@@ -21,7 +21,15 @@ from .registry import registry
 from .spec import ComponentSpec
 
 # How many leading positional args the engine supplies for each section (see params.validate).
-RUNTIME_ARGS = {"data": 0, "model": 0, "optimizer": 1, "scheduler": 1, "trainer": 0, "evaluator": 0, "patch": 1}
+RUNTIME_ARGS = {
+    "data": 0,
+    "model": 0,
+    "optimizer": 1,
+    "scheduler": 1,
+    "trainer": 0,
+    "evaluator": 0,
+    "patch": 1,
+}
 
 
 @dataclass
@@ -138,8 +146,11 @@ def versions(p: Plan) -> dict[str, str]:
     import torch
 
     reg = registry()
-    used = {c.spec.plugin for c in [p.data, p.model, *p.patches, p.optimizer, p.scheduler, p.trainer,
-                                    *p.evaluators] if c is not None and c.spec is not None}
+    used = {
+        c.spec.plugin
+        for c in [p.data, p.model, *p.patches, p.optimizer, p.scheduler, p.trainer, *p.evaluators]
+        if c is not None and c.spec is not None
+    }
     out = {"paperzoo": __version__, "torch": torch.__version__}
     for name in sorted(used - {"builtins"}):
         info = reg.plugins[name]
@@ -159,8 +170,12 @@ def _run_dir(cfg: RunConfig, config_name: str) -> Path:
     return path
 
 
-def execute(raw: dict[str, Any], file: str | None = None, resume_dir: str | Path | None = None,
-            run_dir: str | Path | None = None) -> dict[str, Any]:
+def execute(
+    raw: dict[str, Any],
+    file: str | None = None,
+    resume_dir: str | Path | None = None,
+    run_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Validate, build and train. Returns the trainer's summary (with ``run_dir``)."""
     import torch.distributed as dist
 
@@ -180,12 +195,15 @@ def execute(raw: dict[str, Any], file: str | None = None, resume_dir: str | Path
     model = build_model(p)
     checked_patches = dict(zip(map(id, p.config.patches), p.patches))
     try:
-        apply_patches(model, p.config.patches, lambda patch, module: _build(checked_patches[id(patch)], module))
+        apply_patches(
+            model, p.config.patches, lambda patch, module: _build(checked_patches[id(patch)], module)
+        )
     except ConfigError as exc:
         raise exc.at(file=file) from None
     make_optimizer = make_optimizer_factory(p) if p.optimizer is not None else None
-    optimizer, scheduler = make_optimizer([q for q in model.parameters() if q.requires_grad]) \
-        if make_optimizer else (None, None)
+    optimizer, scheduler = (
+        make_optimizer([q for q in model.parameters() if q.requires_grad]) if make_optimizer else (None, None)
+    )
     trainer = _build(p.trainer)
     evaluators = {c.spec.name: _build(c) for c in p.evaluators}
 
@@ -205,9 +223,18 @@ def execute(raw: dict[str, Any], file: str | None = None, resume_dir: str | Path
             _write_resolved(path, p)
     if distributed:
         dist.barrier()
-    run = Run(model=model, data=data, optimizer=optimizer, scheduler=scheduler, evaluators=evaluators,
-              run_dir=path, seed=p.config.seed, resume=resume_dir is not None, make_optimizer=make_optimizer,
-              config=p.raw)
+    run = Run(
+        model=model,
+        data=data,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        evaluators=evaluators,
+        run_dir=path,
+        seed=p.config.seed,
+        resume=resume_dir is not None,
+        make_optimizer=make_optimizer,
+        config=p.raw,
+    )
     summary = trainer.fit(run)
     summary["run_dir"] = str(path)
     if distributed:

@@ -21,8 +21,9 @@ def check_model(name: str, params: dict[str, Any]) -> None:
         if not timm.is_model(arch):
             raise ConfigError(f"unknown timm model {arch!r}.{did_you_mean(arch, timm.list_models())}", "name")
         if params.get("pretrained"):
-            raise ConfigError("pretrained weights would need a download; models are built from config only",
-                              "pretrained")
+            raise ConfigError(
+                "pretrained weights would need a download; models are built from config only", "pretrained"
+            )
     elif name.startswith("hf:"):
         _hf_config(name[3:], params)
     else:
@@ -57,8 +58,9 @@ def _hf_config(arch: str, params: dict[str, Any]) -> tuple[Any, Any]:
     defaults = config_cls()
     for key in values:
         if key not in accepted and not hasattr(defaults, key):
-            raise ConfigError(f"unknown {config_cls.__name__} key {key!r}.{did_you_mean(key, accepted)}",
-                              f"config.{key}")
+            raise ConfigError(
+                f"unknown {config_cls.__name__} key {key!r}.{did_you_mean(key, accepted)}", f"config.{key}"
+            )
     try:
         return arch_cls, config_cls(**values)
     except (TypeError, ValueError) as exc:

@@ -111,7 +111,9 @@ def validate(target: Any, params: dict[str, Any], runtime_args: int = 0, path: s
     missing = [p for p in known.values() if p.required and p.name not in out]
     if missing:
         p = missing[0]
-        raise ConfigError(f"missing required param {p.name!r} ({p.type_name})", f"{path}.{p.name}" if path else p.name)
+        raise ConfigError(
+            f"missing required param {p.name!r} ({p.type_name})", f"{path}.{p.name}" if path else p.name
+        )
     return out
 
 

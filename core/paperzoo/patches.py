@@ -36,8 +36,9 @@ def apply_patches(model: torch.nn.Module, patches: list[Any], build: Any) -> dic
         targets = [(n, m) for n, m in model.named_modules() if n and matches(patch, n, m)]
         if not targets:
             types = sorted({type(m).__name__ for m in model.modules()})
-            raise ConfigError(f"matches no module of the model (its module types: {', '.join(types)})",
-                              f"patches.{i}")
+            raise ConfigError(
+                f"matches no module of the model (its module types: {', '.join(types)})", f"patches.{i}"
+            )
         for name, module in targets:
             new = build(patch, module)
             parent_name, _, attr = name.rpartition(".")

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -192,7 +191,9 @@ def _collector(found: list[ComponentSpec], kind: str, plugin: str):
         if "tags" in fields:
             fields["tags"] = tuple(fields["tags"])
         found.append(
-            ComponentSpec(name=name, kind=kind, target=target, summary=summary, paper=paper, plugin=plugin, **fields)
+            ComponentSpec(
+                name=name, kind=kind, target=target, summary=summary, paper=paper, plugin=plugin, **fields
+            )
         )
 
     return register

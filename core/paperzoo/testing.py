@@ -60,9 +60,16 @@ def checks_for(spec: ComponentSpec, require_paper: bool = True) -> list[Callable
     common = [check_spec_complete if require_paper else check_spec_fields, check_builds_from_example]
     per_kind = {
         "layer": [check_layer_forward_backward, check_layer_state_dict_round_trip],
-        "optimizer": ([check_schedule] if "schedule" in spec.tags else
-                      [check_optimizer_reduces_convex_loss, check_optimizer_skips_params_without_grad,
-                       check_optimizer_param_groups, check_optimizer_state_dict_round_trip]),
+        "optimizer": (
+            [check_schedule]
+            if "schedule" in spec.tags
+            else [
+                check_optimizer_reduces_convex_loss,
+                check_optimizer_skips_params_without_grad,
+                check_optimizer_param_groups,
+                check_optimizer_state_dict_round_trip,
+            ]
+        ),
         "trainer": [check_trainer_runs_and_resumes],
         "evaluator": [check_evaluator_values],
         "dataset": [check_dataset_splits],

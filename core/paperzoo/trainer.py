@@ -59,7 +59,9 @@ def pick_device(device: str) -> torch.device:
     if device != "auto":
         return torch.device(device)
     if torch.cuda.is_available():
-        return torch.device("cuda", dist.get_rank() % torch.cuda.device_count() if dist.is_initialized() else 0)
+        return torch.device(
+            "cuda", dist.get_rank() % torch.cuda.device_count() if dist.is_initialized() else 0
+        )
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
@@ -97,7 +99,12 @@ class Supervised:
     ):
         if batch_size < 1 or grad_accum < 1 or batch_size % grad_accum:
             raise ValueError("batch_size must be a positive multiple of grad_accum")
-        self.epochs, self.max_steps, self.batch_size, self.grad_accum = epochs, max_steps, batch_size, grad_accum
+        self.epochs, self.max_steps, self.batch_size, self.grad_accum = (
+            epochs,
+            max_steps,
+            batch_size,
+            grad_accum,
+        )
         self.clip_grad_norm, self.precision, self.device_name = clip_grad_norm, precision, device
         self.checkpoint_every, self.log_every = checkpoint_every, log_every
         self.eval_every_epoch, self.progress = eval_every_epoch, progress
@@ -189,14 +196,18 @@ class Supervised:
         started, samples_at_start = time.perf_counter(), st.samples
         while st.step < total:
             micro_batches = self.epoch_batches(run, st.epoch)
-            steps = [micro_batches[i : i + self.grad_accum] for i in range(0, len(micro_batches), self.grad_accum)]
+            steps = [
+                micro_batches[i : i + self.grad_accum] for i in range(0, len(micro_batches), self.grad_accum)
+            ]
             for group in steps[st.batch_in_epoch :]:
                 opt.zero_grad(set_to_none=True)
                 loss_sum = 0.0
                 for i, idx in enumerate(group):
                     batch = tuple(t.to(self.device, non_blocking=True) for t in fetch(run.data.train, idx))
-                    sync = i == len(group) - 1 or not isinstance(model, torch.nn.parallel.DistributedDataParallel)
-                    with (contextlib.nullcontext() if sync else model.no_sync()), self.autocast():
+                    sync = i == len(group) - 1 or not isinstance(
+                        model, torch.nn.parallel.DistributedDataParallel
+                    )
+                    with contextlib.nullcontext() if sync else model.no_sync(), self.autocast():
                         loss = self.compute_loss(model, batch, run.data.task) / len(group)
                     scaler.scale(loss).backward()
                     loss_sum += float(loss.detach())
@@ -218,8 +229,15 @@ class Supervised:
                 progress.advance(st.step, loss_sum, throughput)
                 if st.step % self.log_every == 0 or st.step == total:
                     lr = opt.param_groups[0]["lr"]
-                    self.log({"step": st.step, "epoch": st.epoch, "loss": loss_sum, "lr": float(lr),
-                              "samples_per_s": throughput})
+                    self.log(
+                        {
+                            "step": st.step,
+                            "epoch": st.epoch,
+                            "loss": loss_sum,
+                            "lr": float(lr),
+                            "samples_per_s": throughput,
+                        }
+                    )
                 if st.batch_in_epoch == len(steps):
                     self.end_epoch(run)
                 if self.checkpoint_every and st.step % self.checkpoint_every == 0 and st.step < total:
@@ -248,8 +266,13 @@ class Supervised:
     def finish(self, run: Run) -> dict[str, Any]:
         metrics = self.evaluate(run)
         seconds = getattr(self, "train_seconds", 0.0)
-        summary = {"steps": self.state.step, "epochs": self.state.epoch, "train_loss": self.state.last_loss,
-                   "train_seconds": round(seconds, 3), **metrics}
+        summary = {
+            "steps": self.state.step,
+            "epochs": self.state.epoch,
+            "train_loss": self.state.last_loss,
+            "train_seconds": round(seconds, 3),
+            **metrics,
+        }
         if self.is_main and run.run_dir is not None:
             self.log({"step": self.state.step, "epoch": self.state.epoch, "final": True, **metrics})
             (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -275,10 +298,15 @@ class Supervised:
             return
         st = self.state
         state = {
-            "step": st.step, "epoch": st.epoch, "batch_in_epoch": st.batch_in_epoch, "samples": st.samples,
-            "last_loss": st.last_loss, "optimizer": run.optimizer.state_dict() if run.optimizer else {},
+            "step": st.step,
+            "epoch": st.epoch,
+            "batch_in_epoch": st.batch_in_epoch,
+            "samples": st.samples,
+            "last_loss": st.last_loss,
+            "optimizer": run.optimizer.state_dict() if run.optimizer else {},
             "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
-            "rng": checkpoint.rng_state(), "extra": self.extra_state(),
+            "rng": checkpoint.rng_state(),
+            "extra": self.extra_state(),
         }
         checkpoint.save(run.run_dir / "checkpoints", run.model, state)
 
@@ -293,8 +321,9 @@ class Supervised:
         if run.scheduler is not None and state["scheduler"]:
             run.scheduler.load_state_dict(state["scheduler"])
         checkpoint.set_rng_state(state["rng"])
-        self.state = LoopState(state["step"], state["epoch"], state["batch_in_epoch"], state["samples"],
-                               state["last_loss"])
+        self.state = LoopState(
+            state["step"], state["epoch"], state["batch_in_epoch"], state["samples"], state["last_loss"]
+        )
         self.load_extra_state(state["extra"])
         _truncate_metrics(run.run_dir / "metrics.jsonl", self.state.step)
 
@@ -316,8 +345,11 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """Drop metric lines written after the checkpoint a run resumes from."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if json.loads(line).get("step", 0) <= step
-            and not json.loads(line).get("final")]
+    kept = [
+        line
+        for line in path.read_text().splitlines()
+        if json.loads(line).get("step", 0) <= step and not json.loads(line).get("final")
+    ]
     path.write_text("".join(line + "\n" for line in kept))
 
 
@@ -350,9 +382,14 @@ class _Progress:
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("loss {task.fields[loss]:.4f}"),
-                                TextColumn("{task.fields[throughput]:.0f} samples/s"), TimeRemainingColumn())
+            self.bar = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}"),
+                TextColumn("{task.fields[throughput]:.0f} samples/s"),
+                TimeRemainingColumn(),
+            )
             self.task = self.bar.add_task("train", total=total, loss=float("nan"), throughput=0.0)
             self.bar.start()
 

@@ -13,20 +13,34 @@ from ..data import DataBundle, split
 
 def _bundle(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int, **info) -> DataBundle:
     train_idx, val_idx = split(len(x), val_fraction, seed)
-    return DataBundle(TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]), **info)
+    return DataBundle(
+        TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]), **info
+    )
 
 
 def synthetic_classification(
-    n_samples: int = 2048, n_features: int = 16, num_classes: int = 4, noise: float = 1.0,
-    val_fraction: float = 0.2, seed: int = 0,
+    n_samples: int = 2048,
+    n_features: int = 16,
+    num_classes: int = 4,
+    noise: float = 1.0,
+    val_fraction: float = 0.2,
+    seed: int = 0,
 ) -> DataBundle:
     """Class ``c`` draws ``x ~ N(mu_c, noise^2 I)`` with ``mu_c ~ N(0, I)``."""
     g = torch.Generator().manual_seed(seed)
     centers = torch.randn(num_classes, n_features, generator=g) * 2.0
     y = torch.randint(num_classes, (n_samples,), generator=g)
     x = centers[y] + noise * torch.randn(n_samples, n_features, generator=g)
-    return _bundle(x, y, val_fraction, seed, task="classification", num_classes=num_classes,
-                   input_shape=(n_features,), name="synthetic_classification")
+    return _bundle(
+        x,
+        y,
+        val_fraction,
+        seed,
+        task="classification",
+        num_classes=num_classes,
+        input_shape=(n_features,),
+        name="synthetic_classification",
+    )
 
 
 def synthetic_regression(
@@ -37,8 +51,9 @@ def synthetic_regression(
     w = torch.randn(n_features, 1, generator=g)
     x = torch.randn(n_samples, n_features, generator=g)
     y = x @ w + noise * torch.randn(n_samples, 1, generator=g)
-    return _bundle(x, y, val_fraction, seed, task="regression", input_shape=(n_features,),
-                   name="synthetic_regression")
+    return _bundle(
+        x, y, val_fraction, seed, task="regression", input_shape=(n_features,), name="synthetic_regression"
+    )
 
 
 def stdlib_source_bytes(max_bytes: int) -> bytes:
@@ -56,7 +71,9 @@ def stdlib_source_bytes(max_bytes: int) -> bytes:
     return b"".join(chunks)[:max_bytes]
 
 
-def stdlib_text(seq_len: int = 128, max_bytes: int = 1_000_000, val_fraction: float = 0.1, seed: int = 0) -> DataBundle:
+def stdlib_text(
+    seq_len: int = 128, max_bytes: int = 1_000_000, val_fraction: float = 0.1, seed: int = 0
+) -> DataBundle:
     """Next-byte prediction on the standard library's source: blocks of ``seq_len + 1`` bytes,
     inputs ``b[:-1]`` and targets ``b[1:]``; vocabulary of 256 byte values. The validation split is
     the tail of the corpus (held-out text, not shuffled blocks)."""
@@ -66,5 +83,11 @@ def stdlib_text(seq_len: int = 128, max_bytes: int = 1_000_000, val_fraction: fl
     n_val = max(1, int(round(n_blocks * val_fraction)))
     train, val = blocks[:-n_val], blocks[-n_val:]
     train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))]
-    return DataBundle(TensorDataset(train[:, :-1], train[:, 1:]), TensorDataset(val[:, :-1], val[:, 1:]),
-                      task="language_modeling", vocab_size=256, input_shape=(seq_len,), name="stdlib_text")
+    return DataBundle(
+        TensorDataset(train[:, :-1], train[:, 1:]),
+        TensorDataset(val[:, :-1], val[:, 1:]),
+        task="language_modeling",
+        vocab_size=256,
+        input_shape=(seq_len,),
+        name="stdlib_text",
+    )

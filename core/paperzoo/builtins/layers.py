@@ -15,8 +15,13 @@ class MLP(nn.Sequential):
     :param activation: ``relu``, ``gelu`` or ``tanh``.
     """
 
-    def __init__(self, in_features: int, num_classes: int, hidden: list[int] = [256],  # noqa: B006
-                 activation: str = "relu"):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden: list[int] = [256],  # noqa: B006
+        activation: str = "relu",
+    ):
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
         if activation not in acts:
             raise ValueError(f"activation must be one of {sorted(acts)}")

@@ -1,10 +1,14 @@
+import paperzoo
 import pytest
 import torch
 
-import paperzoo
-
-SIZES = {"digits": (1797, (1, 8, 8), 10), "iris": (150, (4,), 3), "wine": (178, (13,), 3),
-         "breast_cancer": (569, (30,), 2), "mnist_subset": (5000, (1, 28, 28), 10)}
+SIZES = {
+    "digits": (1797, (1, 8, 8), 10),
+    "iris": (150, (4,), 3),
+    "wine": (178, (13,), 3),
+    "breast_cancer": (569, (30,), 2),
+    "mnist_subset": (5000, (1, 28, 28), 10),
+}
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))
@@ -34,7 +38,11 @@ def test_tabular_standardised_with_training_statistics():
 
 
 def test_split_depends_on_seed_only():
-    a, b, c = paperzoo.create("iris", seed=0), paperzoo.create("iris", seed=0), paperzoo.create("iris", seed=1)
+    a, b, c = (
+        paperzoo.create("iris", seed=0),
+        paperzoo.create("iris", seed=0),
+        paperzoo.create("iris", seed=1),
+    )
     assert torch.equal(a.val.tensors[0], b.val.tensors[0])
     assert not torch.equal(a.val.tensors[0], c.val.tensors[0])
 

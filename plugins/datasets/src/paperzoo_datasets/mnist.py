@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import TensorDataset
-
 from paperzoo.data import DataBundle, split
+from torch.utils.data import TensorDataset
 
 
 def mnist_subset(val_fraction: float = 0.2, seed: int = 0) -> DataBundle:
@@ -16,8 +15,14 @@ def mnist_subset(val_fraction: float = 0.2, seed: int = 0) -> DataBundle:
     x = torch.tensor(x_np, dtype=torch.float32).view(-1, 1, 28, 28) / 255.0
     y = torch.tensor(y_np, dtype=torch.long)
     train_idx, val_idx = split(len(x), val_fraction, seed)
-    return DataBundle(TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]),
-                      task="classification", num_classes=10, input_shape=(1, 28, 28), name="mnist_subset")
+    return DataBundle(
+        TensorDataset(x[train_idx], y[train_idx]),
+        TensorDataset(x[val_idx], y[val_idx]),
+        task="classification",
+        num_classes=10,
+        input_shape=(1, 28, 28),
+        name="mnist_subset",
+    )
 
 
 def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> DataBundle:
@@ -30,5 +35,11 @@ def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -
     d = make_dataset(args)
     x_tr, y_tr = torch.tensor(d["x"], dtype=torch.float32), torch.tensor(d["y"], dtype=torch.long)
     x_te, y_te = torch.tensor(d["x_test"], dtype=torch.float32), torch.tensor(d["y_test"], dtype=torch.long)
-    return DataBundle(TensorDataset(x_tr, y_tr), TensorDataset(x_te, y_te), task="classification",
-                      num_classes=10, input_shape=(x_tr.shape[1],), name="mnist1d")
+    return DataBundle(
+        TensorDataset(x_tr, y_tr),
+        TensorDataset(x_te, y_te),
+        task="classification",
+        num_classes=10,
+        input_shape=(x_tr.shape[1],),
+        name="mnist1d",
+    )

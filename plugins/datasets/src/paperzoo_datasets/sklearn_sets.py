@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import torch
+from paperzoo.data import DataBundle, split
 from torch.utils.data import TensorDataset
 
-from paperzoo.data import DataBundle, split
 
-
-def _bundle(x: torch.Tensor, y: torch.Tensor, name: str, val_fraction: float, seed: int,
-            standardise: bool) -> DataBundle:
+def _bundle(
+    x: torch.Tensor, y: torch.Tensor, name: str, val_fraction: float, seed: int, standardise: bool
+) -> DataBundle:
     train_idx, val_idx = split(len(x), val_fraction, seed)
     if standardise:  # statistics of the training split only
         mean, std = x[train_idx].mean(0), x[train_idx].std(0).clamp_min(1e-8)
         x = (x - mean) / std
-    return DataBundle(TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx]),
-                      task="classification", num_classes=int(y.max()) + 1, input_shape=tuple(x.shape[1:]),
-                      name=name)
+    return DataBundle(
+        TensorDataset(x[train_idx], y[train_idx]),
+        TensorDataset(x[val_idx], y[val_idx]),
+        task="classification",
+        num_classes=int(y.max()) + 1,
+        input_shape=tuple(x.shape[1:]),
+        name=name,
+    )
 
 
 def digits(val_fraction: float = 0.2, seed: int = 0) -> DataBundle:

@@ -1,6 +1,7 @@
 """The data_diet trainer: scores averaged over independently initialised models, the kept subset,
 the step budget, the random control."""
 
+import dataclasses
 import math
 
 import pytest
@@ -107,3 +108,26 @@ def test_bad_params():
         DataDiet(prune_fraction=1.0)
     assert DataDiet(score="grand").score_epochs == 0
     assert DataDiet(score="el2n", epochs=200).score_epochs == 20
+
+
+def test_resume_reuses_the_saved_subset_and_continues_exactly(tmp_path, monkeypatch):
+    """A run resumed from its checkpoint takes the kept subset from the checkpoint (no rescoring) and
+    ends where an uninterrupted run ends."""
+    data = _bundle()
+    params = {"score": "el2n", "n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
+    straight = _run(data)
+    _trainer(epochs=3, **params).fit(straight)
+
+    first = dataclasses.replace(_run(data), run_dir=tmp_path)
+    _trainer(epochs=1, **params).fit(first)
+
+    def no_rescoring(self, run):
+        raise AssertionError("a resumed run scored the data again")
+
+    monkeypatch.setattr(DataDiet, "compute_scores", no_rescoring)
+    resumed = dataclasses.replace(_run(data), run_dir=tmp_path, resume=True)
+    trainer = _trainer(epochs=3, **params)
+    summary = trainer.fit(resumed)
+    assert summary["steps"] == 3 * math.ceil(60 / 16)
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)

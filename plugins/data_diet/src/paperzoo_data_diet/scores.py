@@ -1,4 +1,4 @@
-"""The EL2N and GraNd scores of Paul, Ganguli and Dziugaite (2021), Section 2.
+"""The EL2N and GraNd scores of Paul, Ganguli and Dziugaite (2021).
 
 For a training example ``(x, y)`` with one-hot label ``y``, network output ``f(w, x)`` in ``R^K`` and
 loss ``l(w; x, y) = CE(softmax(f(w, x)), y)``, the scores at weights ``w_t`` (``t`` steps into
@@ -46,7 +46,9 @@ def _device(model: torch.nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-def _eval_batches(model: torch.nn.Module, dataset: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+def _eval_batches(
+    model: torch.nn.Module, dataset: Any, batch_size: int
+) -> Iterator[tuple[torch.Tensor, ...]]:
     """Batches of ``dataset`` moved to the model's device, in order."""
     device = _device(model)
     for x, y in batches(dataset, batch_size):
@@ -79,7 +81,10 @@ def el2n_scores(
     if task != "classification":
         raise ValueError(f"EL2N is defined for classification, not {task!r}")
     with _EvalMode(model):
-        out = [el2n_from_logits(logits_of(model(x)), y).cpu() for x, y in _eval_batches(model, dataset, batch_size)]
+        out = [
+            el2n_from_logits(logits_of(model(x)), y).cpu()
+            for x, y in _eval_batches(model, dataset, batch_size)
+        ]
     return torch.cat(out)
 
 

@@ -2,10 +2,10 @@
 
 1. Train ``n_seeds`` copies of the model, each from its own initialisation and data order, for
    ``score_epochs`` epochs (0: score at initialisation), and average their per-example scores:
-   ``chi(x, y) = 1/S sum_s chi_{w_t^s}(x, y)`` (the expectation of Section 2 of the paper).
+   ``chi(x, y) = 1/S sum_s chi_{w_t^s}(x, y)`` (the expectation in the paper's definition of both scores).
 2. Sort the training examples by score and keep the ``(1 - prune_fraction) N`` highest, after
-   skipping the ``offset_fraction N`` very highest (the paper's offset, Section 5 / Fig. 5: with
-   noisy labels the highest scores are mostly mislabelled examples).
+   skipping the ``offset_fraction N`` very highest (the paper's offset: the top of the ranking holds
+   the outliers and, with corrupted labels, the mislabelled examples).
 3. Train ``run.model`` from its initial weights on that subset with the core's supervised loop.
 """
 
@@ -30,8 +30,10 @@ def select_kept(scores: torch.Tensor, prune_fraction: float, offset_fraction: fl
     n = len(scores)
     n_keep, n_offset = n - round(prune_fraction * n), round(offset_fraction * n)
     if not 1 <= n_keep <= n - n_offset:
-        raise ValueError(f"prune_fraction={prune_fraction} and offset_fraction={offset_fraction} "
-                         f"leave no example of {n} (or reach past the highest score)")
+        raise ValueError(
+            f"prune_fraction={prune_fraction} and offset_fraction={offset_fraction} "
+            f"leave no example of {n} (or reach past the highest score)"
+        )
     order = torch.argsort(scores, stable=True)
     return order[n - n_offset - n_keep : n - n_offset].sort().values
 
@@ -101,10 +103,19 @@ class DataDiet(Supervised):
         eval_every_epoch: bool = False,
         progress: bool = True,
     ):
-        super().__init__(epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-                         clip_grad_norm=clip_grad_norm, precision=precision, device=device,
-                         checkpoint_every=checkpoint_every, log_every=log_every,
-                         eval_every_epoch=eval_every_epoch, progress=progress)
+        super().__init__(
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            clip_grad_norm=clip_grad_norm,
+            precision=precision,
+            device=device,
+            checkpoint_every=checkpoint_every,
+            log_every=log_every,
+            eval_every_epoch=eval_every_epoch,
+            progress=progress,
+        )
         if score not in ("el2n", "grand", "random"):
             raise ValueError(f"score must be 'el2n', 'grand' or 'random', got {score!r}")
         if not 0.0 <= prune_fraction < 1.0 or not 0.0 <= offset_fraction < 1.0:
@@ -112,9 +123,11 @@ class DataDiet(Supervised):
         if n_seeds < 1 or (score_epochs is not None and score_epochs < 0):
             raise ValueError("n_seeds must be positive and score_epochs non-negative")
         self.score, self.prune_fraction, self.n_seeds = score, prune_fraction, n_seeds
-        self.score_epochs = score_epochs if score_epochs is not None else (
-            0 if score == "grand" else max(1, round(epochs / 10)))
-        self.offset_fraction, self.match_steps, self.score_batch_size = offset_fraction, match_steps, score_batch_size
+        if score_epochs is None:
+            score_epochs = 0 if score == "grand" else max(1, round(epochs / 10))
+        self.score_epochs = score_epochs
+        self.offset_fraction, self.match_steps = offset_fraction, match_steps
+        self.score_batch_size = score_batch_size
         self.scores: torch.Tensor | None = None
         self.kept: torch.Tensor | None = None
         self.full_run: Run | None = None
@@ -139,10 +152,19 @@ class DataDiet(Supervised):
                     optimizer, scheduler = run.make_optimizer(trainable)
                 else:
                     optimizer, scheduler = type(run.optimizer)(trainable, **run.optimizer.defaults), None
-                loop = Supervised(epochs=self.score_epochs, batch_size=self.batch_size, grad_accum=self.grad_accum,
-                                  clip_grad_norm=self.clip_grad_norm, precision=self.precision,
-                                  device=str(self.device), log_every=2**62, progress=False)
-                scoring_run = Run(model=model, data=run.data, optimizer=optimizer, scheduler=scheduler, seed=seed)
+                loop = Supervised(
+                    epochs=self.score_epochs,
+                    batch_size=self.batch_size,
+                    grad_accum=self.grad_accum,
+                    clip_grad_norm=self.clip_grad_norm,
+                    precision=self.precision,
+                    device=str(self.device),
+                    log_every=2**62,
+                    progress=False,
+                )
+                scoring_run = Run(
+                    model=model, data=run.data, optimizer=optimizer, scheduler=scheduler, seed=seed
+                )
                 loop.setup(scoring_run)
                 loop.train(scoring_run)
             return SCORERS[self.score](model, run.data.train, self.score_batch_size, run.data.task)
@@ -173,8 +195,13 @@ class DataDiet(Supervised):
         pruned = dataclasses.replace(run.data, train=self.train_subset)
         self.train(dataclasses.replace(run, data=pruned))
         summary = self.finish(run)
-        summary.update({"data_diet/kept": len(self.kept), "data_diet/train_size": len(run.data.train),
-                        "data_diet/score_seconds": round(self.score_seconds, 3)})
+        summary.update(
+            {
+                "data_diet/kept": len(self.kept),
+                "data_diet/train_size": len(run.data.train),
+                "data_diet/score_seconds": round(self.score_seconds, 3),
+            }
+        )
         if self.is_main and run.run_dir is not None:
             (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary

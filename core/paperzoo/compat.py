@@ -46,3 +46,14 @@ def import_timm() -> ModuleType:
     import timm
 
     return timm
+
+
+def import_transformers() -> ModuleType:
+    """transformers imports torchvision when it is installed: make that import work first."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is not None:
+        import_torchvision()
+    import transformers
+
+    return transformers

@@ -40,7 +40,9 @@ def build_model(name: str, params: dict[str, Any]) -> Any:
 
 
 def _hf_config(arch: str, params: dict[str, Any]) -> tuple[Any, Any]:
-    import transformers
+    from .compat import import_transformers
+
+    transformers = import_transformers()
 
     unknown = set(params) - {"config"}
     if unknown:

@@ -11,12 +11,18 @@ import torch
 pytest.importorskip("transformers")
 from paperzoo import engine  # noqa: E402
 from paperzoo.patches import apply_patches  # noqa: E402
+from paperzoo_bone.layer import BoneLinear  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from paperzoo_bone.layer import BoneLinear  # noqa: E402
-
-LLAMA = {"vocab_size": 256, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64}
+LLAMA = {
+    "vocab_size": 256,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 64,
+}
 
 
 def config(variant: str = "bone", r: int = 4) -> dict:
@@ -49,7 +55,9 @@ def test_patches_wrap_q_and_v_and_freeze_the_rest(variant):
     model, original, counts = build(config(variant, r))
     assert counts == {"patches.0": 2, "patches.1": 2}
     for layer in model.model.layers:
-        assert isinstance(layer.self_attn.q_proj, BoneLinear) and isinstance(layer.self_attn.v_proj, BoneLinear)
+        assert isinstance(layer.self_attn.q_proj, BoneLinear) and isinstance(
+            layer.self_attn.v_proj, BoneLinear
+        )
         assert not isinstance(layer.self_attn.k_proj, BoneLinear)
     trainable = {n: p.numel() for n, p in model.named_parameters() if p.requires_grad}
     assert all(n.endswith("bone_block") for n in trainable) and len(trainable) == 4

@@ -12,7 +12,6 @@ import copy
 
 import pytest
 import torch
-
 from paperzoo_bone.layer import BoneLinear
 
 peft = pytest.importorskip("peft")

@@ -8,14 +8,21 @@ import io
 import pytest
 import torch
 import torch.nn.functional as F
-
 from paperzoo_bone.layer import BoneLinear
 
 F64 = torch.float64
 
 
-def make(in_features: int, out_features: int, r: int, variant: str = "bone", dtype=F64, seed: int = 0,
-         scale: float = 0.1, bias: bool = True) -> BoneLinear:
+def make(
+    in_features: int,
+    out_features: int,
+    r: int,
+    variant: str = "bone",
+    dtype=F64,
+    seed: int = 0,
+    scale: float = 0.1,
+    bias: bool = True,
+) -> BoneLinear:
     torch.manual_seed(seed)
     layer = BoneLinear(torch.nn.Linear(in_features, out_features, bias=bias).to(dtype), r=r, variant=variant)
     with torch.no_grad():

@@ -102,7 +102,9 @@ class BoneLinear(nn.Module):
         if not 0 < r <= in_features:
             raise ValueError(f"r must be in [1, in_features={in_features}], got {r}")
         if variant == "bat" and (in_features % r or out_features % r):
-            raise ValueError(f"bat needs r={r} to divide in_features={in_features} and out_features={out_features}")
+            raise ValueError(
+                f"bat needs r={r} to divide in_features={in_features} and out_features={out_features}"
+            )
         if variant == "bat" and dropout > 0:
             raise ValueError("dropout is only defined for the bone variant")
         self.base_layer = base
@@ -193,8 +195,10 @@ class BoneLinear(nn.Module):
         self.merged = bool(state)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, r={self.r}, "
-                f"variant={self.variant}, merged={self.merged}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, r={self.r}, "
+            f"variant={self.variant}, merged={self.merged}"
+        )
 
 
 def BatLinear(base: nn.Linear, r: int = 64, init_weights: bool = True) -> BoneLinear:  # noqa: N802

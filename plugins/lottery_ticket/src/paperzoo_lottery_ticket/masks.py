@@ -43,7 +43,11 @@ def prunable_weights(model: nn.Module, output_layer: str | None = None) -> list[
     found: list[tuple[str, nn.Module]] = []
     seen: set[int] = set()
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, _ConvNd)) and module.weight.requires_grad and id(module.weight) not in seen:
+        if (
+            isinstance(module, (nn.Linear, _ConvNd))
+            and module.weight.requires_grad
+            and id(module.weight) not in seen
+        ):
             seen.add(id(module.weight))
             found.append((name, module))
     if not found:
@@ -61,7 +65,10 @@ def prunable_weights(model: nn.Module, output_layer: str | None = None) -> list[
 
 
 def magnitude_prune(
-    weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], groups: Sequence[int], rates: Sequence[float]
+    weights: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    groups: Sequence[int],
+    rates: Sequence[float],
 ) -> list[torch.Tensor]:
     """One round of magnitude pruning over pools of tensors, in a single sort.
 
@@ -79,12 +86,16 @@ def magnitude_prune(
     sizes = [w.numel() for w in weights]
     flat_mask = torch.cat([m.reshape(-1) for m in masks])
     # score_i = |w_i| for survivors, +inf for pruned entries, so survivors sort first within a pool
-    scores = torch.cat([w.detach().reshape(-1).abs().float() for w in weights]).masked_fill(~flat_mask, float("inf"))
+    scores = torch.cat([w.detach().reshape(-1).abs().float() for w in weights]).masked_fill(
+        ~flat_mask, float("inf")
+    )
     pool_of_tensor = torch.as_tensor(list(groups), device=device, dtype=torch.long)
     pool = torch.repeat_interleave(pool_of_tensor, torch.as_tensor(sizes, device=device))
     n_pools = len(rates)
     survivors = torch.zeros(n_pools, dtype=torch.long, device=device).index_add_(0, pool, flat_mask.long())
-    pool_sizes = torch.zeros(n_pools, dtype=torch.long, device=device).index_add_(0, pool, torch.ones_like(pool))
+    pool_sizes = torch.zeros(n_pools, dtype=torch.long, device=device).index_add_(
+        0, pool, torch.ones_like(pool)
+    )
     n_prune = torch.round(torch.as_tensor(list(rates), dtype=torch.float64, device=device) * survivors).long()
     # sort by (pool, score): a stable sort by score, then a stable sort by pool
     order = torch.argsort(scores, stable=True)
@@ -97,8 +108,9 @@ def magnitude_prune(
     return [m.view_as(w) for m, w in zip(new_mask.split(sizes), weights)]
 
 
-def pools(kinds: Sequence[str], strategy: str, rate: float, output_rate: float, conv_rate: float | None
-          ) -> tuple[list[int], list[float]]:
+def pools(
+    kinds: Sequence[str], strategy: str, rate: float, output_rate: float, conv_rate: float | None
+) -> tuple[list[int], list[float]]:
     """Pool ids and per-pool rates for ``magnitude_prune``.
 
     ``layerwise``: every tensor is its own pool, at ``output_rate`` for the output layer, ``conv_rate``

@@ -50,15 +50,12 @@ class IterativeMagnitudePruning(Supervised):
     and ``summary.json`` lists density and evaluator metrics per round.
 
     :param rounds: pruning rounds after the dense training run.
-    :param rate: fraction of the surviving weights pruned per round in Linear layers (paper: 0.2).
+    :param rate: fraction of the surviving Linear weights pruned per round (paper: 0.2).
     :param output_rate: the same for the output layer (paper: half the rate, 0.1 for LeNet).
     :param conv_rate: the same for convolutions (paper, Conv-2/4/6: 0.1); default ``rate``.
-    :param rewind_step: ``k``: survivors are reset to their values after ``k`` steps of the dense run
-        and training resumes from step ``k`` (0: reset to the initialisation ``theta_0``).
-    :param control: ``random_reinit``: also train each round's mask from a fresh random
-        initialisation (the paper's control); ``none``: tickets only.
-    :param strategy: ``layerwise`` (the paper's LeNet and Conv nets) or ``global`` (one pool per rate
-        class, the paper's VGG-19 and ResNet-18).
+    :param rewind_step: k: survivors reset to their values after k dense steps, training resumes at k (0: theta_0).
+    :param control: ``random_reinit``: also train each round's mask from a fresh random initialisation.
+    :param strategy: ``layerwise`` (paper: LeNet, Conv-2/4/6) or ``global`` (paper: VGG-19, ResNet-18).
     :param output_layer: module name of the output layer (default: the last Linear/Conv module).
     :param epochs: passes over the training split per round (ignored when ``max_steps`` is set).
     :param max_steps: optimizer steps per round (``T``) instead of whole epochs.
@@ -95,10 +92,19 @@ class IterativeMagnitudePruning(Supervised):
         eval_every_epoch: bool = False,
         progress: bool = True,
     ):
-        super().__init__(epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-                         clip_grad_norm=clip_grad_norm, precision=precision, device=device,
-                         checkpoint_every=checkpoint_every, log_every=log_every,
-                         eval_every_epoch=eval_every_epoch, progress=progress)
+        super().__init__(
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            clip_grad_norm=clip_grad_norm,
+            precision=precision,
+            device=device,
+            checkpoint_every=checkpoint_every,
+            log_every=log_every,
+            eval_every_epoch=eval_every_epoch,
+            progress=progress,
+        )
         for name, value in (("rate", rate), ("output_rate", output_rate), ("conv_rate", conv_rate)):
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
@@ -109,11 +115,11 @@ class IterativeMagnitudePruning(Supervised):
         if strategy not in ("layerwise", "global"):
             raise ValueError(f"strategy must be 'layerwise' or 'global', got {strategy!r}")
         self.rounds, self.rate, self.output_rate, self.conv_rate = rounds, rate, output_rate, conv_rate
-        self.rewind_step, self.control, self.strategy, self.output_layer = rewind_step, control, strategy, output_layer
+        self.rewind_step, self.control = rewind_step, control
+        self.strategy, self.output_layer = strategy, output_layer
         self.callbacks.append(MaskEnforcer())
         self.stage = 0
         self.stage_started = False
-        self.masks: list[torch.Tensor] = []
         self.mask_values: list[torch.Tensor] = []
         self.pruned_params: list[torch.nn.Parameter] = []
         self.rewind_state: dict[str, torch.Tensor] | None = None
@@ -139,18 +145,20 @@ class IterativeMagnitudePruning(Supervised):
         self.setup(run)  # restores a checkpoint (weights, loop state, extra state) when resuming
         self.prunable: list[Prunable] = prunable_weights(run.model, self.output_layer)
         self.pruned_params = [p.param for p in self.prunable]
-        self.groups, self.group_rates = pools([p.kind for p in self.prunable], self.strategy, self.rate,
-                                              self.output_rate, self.conv_rate)
+        self.groups, self.group_rates = pools(
+            [p.kind for p in self.prunable], self.strategy, self.rate, self.output_rate, self.conv_rate
+        )
         if self.rewind_step >= self.total_steps(run):
-            raise ValueError(f"rewind_step ({self.rewind_step}) must be below the steps per round "
-                             f"({self.total_steps(run)})")
+            raise ValueError(
+                f"rewind_step ({self.rewind_step}) must be below the steps per round "
+                f"({self.total_steps(run)})"
+            )
         if self._loaded is not None:
             self._unpack(self._loaded)
         else:
             self.stage, self.stage_started, self.records, self._seconds = 0, False, [], 0.0
-            self.masks = [torch.ones_like(p, dtype=torch.bool) for p in self.pruned_params]
+            self.set_masks([torch.ones_like(p, dtype=torch.bool) for p in self.pruned_params])
             self.rewind_state = _snapshot(run.model) if self.rewind_step == 0 else None
-        self._refresh_mask_values()
 
         stages = self.stages()
         while self.stage < len(stages):
@@ -160,11 +168,23 @@ class IterativeMagnitudePruning(Supervised):
             self.train(run)
             self._seconds += self.train_seconds
             metrics = self.evaluate(run)
-            record = {"round": rnd, "phase": phase, "density": density(self.masks), "steps": self.state.step,
-                      **metrics}
+            record = {
+                "round": rnd,
+                "phase": phase,
+                "density": density(self.masks),
+                "steps": self.state.step,
+                **metrics,
+            }
             self.records.append(record)
-            self.log({"step": self.state.step, "epoch": self.state.epoch, "round_end": True, **metrics,
-                      "density": record["density"]})
+            self.log(
+                {
+                    "step": self.state.step,
+                    "epoch": self.state.epoch,
+                    "round_end": True,
+                    **metrics,
+                    "density": record["density"],
+                }
+            )
             self.stage, self.stage_started = self.stage + 1, False
             self._writing_stage_end = True
             try:
@@ -178,11 +198,12 @@ class IterativeMagnitudePruning(Supervised):
         optimizer and place the loop at the start step (0 for the dense run, ``k`` afterwards)."""
         model = run.model
         if rnd > 0:
-            first_of_round = self.stages().index((rnd, "control" if self.control == "random_reinit" else "ticket"))
+            first_of_round = self.stages().index(
+                (rnd, "control" if self.control == "random_reinit" else "ticket")
+            )
             if self.stage == first_of_round:
                 # step 3: prune p% of the surviving weights of theta_T by magnitude
-                self.masks = magnitude_prune(self.pruned_params, self.masks, self.groups, self.group_rates)
-                self._refresh_mask_values()
+                self.set_masks(magnitude_prune(self.pruned_params, self.masks, self.groups, self.group_rates))
             if self.rewind_state is None:
                 raise RuntimeError("no rewind point was recorded in the dense run")
             # step 4: theta <- m ⊙ theta_k (every parameter and buffer back to step k, pruned ones to 0)
@@ -193,8 +214,12 @@ class IterativeMagnitudePruning(Supervised):
         run.optimizer, run.scheduler = run.make_optimizer([p for p in model.parameters() if p.requires_grad])
         start = 0 if rnd == 0 else self.rewind_step
         per_epoch = self.steps_per_epoch(run)
-        self.state = LoopState(step=start, epoch=start // per_epoch, batch_in_epoch=start % per_epoch,
-                               samples=start * self.batch_size)
+        self.state = LoopState(
+            step=start,
+            epoch=start // per_epoch,
+            batch_in_epoch=start % per_epoch,
+            samples=start * self.batch_size,
+        )
         if run.scheduler is not None and start:
             with warnings.catch_warnings():  # stepping a schedule before the optimizer is intended here
                 warnings.simplefilter("ignore", UserWarning)
@@ -205,7 +230,9 @@ class IterativeMagnitudePruning(Supervised):
     def _random_reinit(self, model: torch.nn.Module, seed: int) -> None:
         """``theta'_0 ~ D_theta``: a fresh draw from each module's own initialiser (``reset_parameters``),
         from a seed of its own so the training RNG stream is untouched."""
-        devices = [self.device] if self.device.type == "cuda" else []
+        devices = []
+        if self.device.type == "cuda":
+            devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(seed)
             for module in model.modules():
@@ -218,8 +245,14 @@ class IterativeMagnitudePruning(Supervised):
         if self.rewind_state is None and self.stage == 0 and self.state.step == self.rewind_step:
             self.rewind_state = _snapshot(self.run.model)
 
-    def _refresh_mask_values(self) -> None:
-        self.mask_values = [m.to(p.dtype) for m, p in zip(self.masks, self.pruned_params)]
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        """The boolean masks (True: the weight survives)."""
+        return [v != 0 for v in self.mask_values]
+
+    def set_masks(self, masks: list[torch.Tensor]) -> None:
+        """Keep masks as 0/1 in each weight's dtype only: one multiply per step, no conversion."""
+        self.mask_values = [m.to(p.device, p.dtype) for m, p in zip(masks, self.pruned_params)]
 
     # -- outputs -----------------------------------------------------------------------------------
     def layer_density(self) -> dict[str, float]:
@@ -230,22 +263,35 @@ class IterativeMagnitudePruning(Supervised):
         summary = super().finish(run)
         tickets = [r for r in self.records if r["phase"] == "ticket"]
         controls = {r["round"]: r for r in self.records if r["phase"] == "control"}
-        metric_keys = [k for k in tickets[-1] if k not in ("round", "phase", "density", "steps")] if tickets else []
-        summary.update({"rounds": self.rounds, "rate": self.rate, "output_rate": self.output_rate,
-                        "rewind_step": self.rewind_step, "control": self.control,
-                        "density": density(self.masks), "layer_density": self.layer_density(),
-                        "density_per_round": [r["density"] for r in tickets]})
+        metric_keys = (
+            [k for k in tickets[-1] if k not in ("round", "phase", "density", "steps")] if tickets else []
+        )
+        summary.update(
+            {
+                "rounds": self.rounds,
+                "rate": self.rate,
+                "output_rate": self.output_rate,
+                "rewind_step": self.rewind_step,
+                "control": self.control,
+                "density": density(self.masks),
+                "layer_density": self.layer_density(),
+                "density_per_round": [r["density"] for r in tickets],
+            }
+        )
         for key in metric_keys:
             summary[f"{key}_per_round"] = [r.get(key) for r in tickets]
             if controls:
-                summary[f"control_{key}_per_round"] = [controls[r["round"]].get(key) if r["round"] in controls
-                                                       else None for r in tickets]
+                summary[f"control_{key}_per_round"] = [
+                    controls[r["round"]].get(key) if r["round"] in controls else None for r in tickets
+                ]
         if self.is_main and run.run_dir is not None:
             (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             from safetensors.torch import save_file
 
-            save_file({p.name: m.to(torch.uint8).cpu().contiguous() for p, m in zip(self.prunable, self.masks)},
-                      str(run.run_dir / "masks.safetensors"))
+            save_file(
+                {p.name: m.to(torch.uint8).cpu().contiguous() for p, m in zip(self.prunable, self.masks)},
+                str(run.run_dir / "masks.safetensors"),
+            )
         return summary
 
     def log(self, record: dict[str, Any]) -> None:
@@ -261,17 +307,21 @@ class IterativeMagnitudePruning(Supervised):
         super().save_checkpoint(run)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"stage": self.stage, "stage_started": self.stage_started,
-                "masks": {p.name: m.cpu() for p, m in zip(self.prunable, self.masks)},
-                "rewind_state": None if self.rewind_state is None else {k: v.cpu() for k, v in self.rewind_state.items()},
-                "records": self.records, "seconds": self._seconds}
+        return {
+            "stage": self.stage,
+            "stage_started": self.stage_started,
+            "masks": {p.name: m.cpu() for p, m in zip(self.prunable, self.masks)},
+            "rewind_state": _to_cpu(self.rewind_state),
+            "records": self.records,
+            "seconds": self._seconds,
+        }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self._loaded = state
 
     def _unpack(self, state: dict[str, Any]) -> None:
         self.stage, self.stage_started = int(state["stage"]), bool(state["stage_started"])
-        self.masks = [state["masks"][p.name].to(p.param.device, torch.bool) for p in self.prunable]
+        self.set_masks([state["masks"][p.name] for p in self.prunable])
         rewind = state["rewind_state"]
         self.rewind_state = None if rewind is None else {k: v.to(self.device) for k, v in rewind.items()}
         self.records, self._seconds = list(state["records"]), float(state["seconds"])
@@ -290,11 +340,16 @@ class IterativeMagnitudePruning(Supervised):
             rec = json.loads(line)
             if rec.get("final"):
                 continue
-            if rec.get("stage", 0) < stage or (started and rec.get("stage") == stage
-                                               and rec.get("step", 0) <= self.state.step):
+            if rec.get("stage", 0) < stage or (
+                started and rec.get("stage") == stage and rec.get("step", 0) <= self.state.step
+            ):
                 kept.append(line)
         Path(path).write_text("".join(line + "\n" for line in kept))
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _to_cpu(state: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+    return None if state is None else {k: v.cpu() for k, v in state.items()}

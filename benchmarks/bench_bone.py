@@ -1,0 +1,167 @@
+"""Bone / Bat adapter: forward+backward time and peak memory against PEFT's LoRA at an equal number of
+trainable parameters, and against PEFT's own implementation of the same method (``MissLinear``, the
+layer PEFT shipped as Bone). Printed as ratios (ours / reference; below 1 is better).
+
+    python benchmarks/bench_bone.py            # needs peft (the plugin's test extra)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+from paperzoo_bone.layer import BoneLinear
+from torch import nn
+
+
+def peft_lora(base: nn.Linear, rank: int) -> nn.Module:
+    from peft import LoraConfig
+    from peft.tuners.lora.layer import Linear
+
+    cfg = LoraConfig(r=rank, lora_alpha=rank)
+    layer = Linear(base, adapter_name="default", config=cfg, r=rank, lora_alpha=rank)
+    with torch.no_grad():
+        layer.lora_B["default"].weight.normal_(0, 0.01)  # off zero, so both matmuls do real work
+    return frozen_base(layer)
+
+
+def frozen_base(layer: nn.Module) -> nn.Module:
+    """A PEFT layer built by hand (not through ``get_peft_model``) leaves its base trainable."""
+    for p in layer.get_base_layer().parameters():
+        p.requires_grad_(False)
+    return layer
+
+
+def peft_miss(base: nn.Linear, r: int, variant: str) -> nn.Module:
+    from peft import MissConfig
+    from peft.tuners.miss.layer import MissLinear
+
+    cfg = MissConfig(r=r, init_weights=True if variant == "bone" else "bat")
+    layer = MissLinear(base, adapter_name="default", config=cfg, r=r)
+    with torch.no_grad():
+        layer.miss_block["default"].normal_(0, 0.01)
+    return frozen_base(layer)
+
+
+def ours(base: nn.Linear, r: int, variant: str) -> nn.Module:
+    layer = BoneLinear(base, r=r, variant=variant)
+    with torch.no_grad():
+        layer.bone_block.normal_(0, 0.01)
+    return layer
+
+
+def trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def step(module: nn.Module, x: torch.Tensor) -> None:
+    module.zero_grad(set_to_none=True)
+    module(x).square().mean().backward()
+
+
+def median_seconds(modules: dict[str, nn.Module], x: torch.Tensor, rounds: int) -> dict[str, float]:
+    """Median forward+backward time of each module, measured round-robin so that a change in machine
+    load during the run affects every module alike."""
+    for module in modules.values():
+        for _ in range(3):
+            step(module, x)
+    times: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(rounds):
+        for name, module in modules.items():
+            t0 = time.perf_counter()
+            step(module, x)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence the profiler's start/stop lines, which the C++ side writes straight to fd 2."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def peak_bytes(module: nn.Module, x: torch.Tensor) -> int:
+    """Peak of live tensor memory during one forward+backward, above what existed before it."""
+    step(module, x)  # warm: gradients allocated once, so every variant starts from the same state
+    if x.is_cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        step(module, x)
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - start
+    from torch.profiler import ProfilerActivity, profile
+
+    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step(module, x)
+    deltas = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events() if e.cpu_memory_usage)
+    live = peak = 0
+    for _, delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=768, help="square Linear layer size")
+    parser.add_argument("--tokens", type=int, default=1024, help="batch * sequence length")
+    parser.add_argument("--r", type=int, default=32, help="Bone block size (LoRA gets rank r/2)")
+    parser.add_argument("--repeats", type=int, default=30, help="timing rounds")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    base = nn.Linear(args.features, args.features).to(device)
+    x = torch.randn(args.tokens, args.features, device=device)
+
+    builders: dict[str, Callable[[], nn.Module]] = {
+        "bone (ours)": lambda: ours(copy.deepcopy(base), args.r, "bone"),
+        "bone (peft MiSS)": lambda: peft_miss(copy.deepcopy(base), args.r, "bone"),
+        "bat (ours)": lambda: ours(copy.deepcopy(base), args.r, "bat"),
+        "bat (peft MiSS)": lambda: peft_miss(copy.deepcopy(base), args.r, "bat"),
+        f"lora r={args.r // 2} (peft)": lambda: peft_lora(copy.deepcopy(base), args.r // 2),
+    }
+    modules = {name: build().to(device).train() for name, build in builders.items()}
+    timing = median_seconds(modules, x, args.repeats)
+    results = {}
+    print(
+        f"Linear {args.features}x{args.features}, {args.tokens} tokens, r={args.r}, {device}, "
+        f"{args.threads} thread(s), median of {args.repeats} rounds"
+    )
+    print(f"{'layer':<22}{'trainable':>10}{'fwd+bwd ms':>12}{'peak MiB':>10}")
+    for name, module in modules.items():
+        ms, mib = 1e3 * timing[name], peak_bytes(module, x) / 2**20
+        results[name] = (ms, mib)
+        print(f"{name:<22}{trainable(module):>10}{ms:>12.2f}{mib:>10.1f}")
+
+    lora = f"lora r={args.r // 2} (peft)"
+    print("\nratios (time, peak memory); below 1 means ours is faster / smaller")
+    for variant in ("bone", "bat"):
+        ms, mib = results[f"{variant} (ours)"]
+        for ref in (f"{variant} (peft MiSS)", lora):
+            ref_ms, ref_mib = results[ref]
+            print(f"  {variant} (ours) / {ref:<18} time {ms / ref_ms:5.2f}   memory {mib / ref_mib:5.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Masked training (a lottery ticket) vs plain dense training of the same model.
+
+LeNet-300-100 on MNIST-shaped inputs, batch 60, Adam (the paper's setting) and SGD with momentum.
+The masked step is what ``iterative_magnitude_pruning`` runs every step: forward, backward,
+``g <- m ⊙ g``, optimizer step, ``theta <- m ⊙ theta`` (its ``MaskEnforcer`` callback); masks at ~21%
+density (7 rounds at 20%, output layer at 10%). The dense step is the same loop without the callback.
+The masks add one weight-sized tensor and two elementwise multiplies per step; with Adam on a CPU the
+optimizer step itself also gets slower, because the second moment of every pruned weight is exactly
+zero and the CPU square root in PyTorch is markedly slower on zeros.
+
+Prints time per step and peak memory (building the model, optimizer and masks, then training; CUDA:
+``max_memory_allocated``, CPU: the ``torch.profiler`` memory timeline), and masked / dense ratios;
+then the temporaries of one pruning round (a sort over all prunable weights, once per round).
+
+    python benchmarks/bench_lottery_ticket.py [--steps 200] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from paperzoo.builtins.layers import MLP
+from paperzoo_lottery_ticket.masks import magnitude_prune, pools, prunable_weights
+from paperzoo_lottery_ticket.trainer import MaskEnforcer
+
+
+def ticket_masks(device: torch.device) -> list[torch.Tensor]:
+    """Masks of a LeNet-300-100 after 7 layer-wise rounds (20%, output layer 10%) of its own weights."""
+    torch.manual_seed(0)
+    found = prunable_weights(MLP(784, 10, hidden=[300, 100]).to(device))
+    params = [p.param for p in found]
+    groups, rates = pools([p.kind for p in found], "layerwise", 0.2, 0.1, None)
+    masks = [torch.ones_like(p, dtype=torch.bool) for p in params]
+    for _ in range(7):
+        masks = magnitude_prune(params, masks, groups, rates)
+    return masks
+
+
+def build(masks: list[torch.Tensor] | None, device: torch.device, optimizer: str = "adam"):
+    """Model, optimizer and (when masked) a trainer-shaped holder of the 0/1 masks the callback uses."""
+    torch.manual_seed(0)
+    model = MLP(784, 10, hidden=[300, 100]).to(device)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    holder = None
+    if masks is not None:
+        params = [p.param for p in prunable_weights(model)]
+        holder = SimpleNamespace(
+            pruned_params=params,
+            mask_values=[m.to(p.dtype) for m, p in zip(masks, params)],
+            maybe_capture_rewind_point=lambda: None,
+        )
+        with torch.no_grad():
+            torch._foreach_mul_(params, holder.mask_values)
+    return model, opt, holder
+
+
+def train_steps(model, opt, holder, batches, n: int) -> None:
+    enforcer = MaskEnforcer()
+    for i in range(n):
+        x, y = batches[i % len(batches)]
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        if holder is not None:
+            enforcer.after_backward(holder)
+        opt.step()
+        if holder is not None:
+            enforcer.on_step_end(holder, 0.0)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_per_step(masks, device: torch.device, batches, steps: int, repeats: int, optimizer: str) -> float:
+    model, opt, holder = build(masks, device, optimizer)
+    train_steps(model, opt, holder, batches, 20)  # warm-up
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        train_steps(model, opt, holder, batches, steps)
+        sync(device)
+        times.append((time.perf_counter() - start) / steps)
+    return statistics.median(times)
+
+
+def peak_memory(work, device: torch.device) -> float:
+    """Peak bytes allocated while ``work()`` runs (tensors it creates; inputs made before are not counted)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        work()
+        sync(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(
+        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
+    ) as prof:
+        work()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "timeline.json"
+        prof.export_memory_timeline(str(path), device="cpu")
+        _, sizes = json.loads(path.read_text())
+    return float(max(sum(row) for row in sizes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    g = torch.Generator().manual_seed(0)
+    batches = [
+        (torch.rand(60, 784, generator=g).to(device), torch.randint(10, (60,), generator=g).to(device))
+        for _ in range(10)
+    ]
+
+    masks = ticket_masks(device)
+    kept, total = sum(int(m.sum()) for m in masks), sum(m.numel() for m in masks)
+    print(f"LeNet-300-100, batch 60, {device}; masks keep {kept}/{total} weights ({kept / total:.1%})")
+    print(f"{'':14s}{'step (ms)':>12s}{'peak memory (MiB)':>20s}")
+    for optimizer in ("adam", "sgd"):
+        dense_t = masked_t = 0.0
+        for _ in range(2):  # interleave so that drifting machine load hits both alike
+            dense_t += time_per_step(None, device, batches, args.steps, args.repeats, optimizer) / 2
+            masked_t += time_per_step(masks, device, batches, args.steps, args.repeats, optimizer) / 2
+        # build model + optimizer (+ masks), then 5 training steps
+        dense_m = peak_memory(lambda o=optimizer: train_steps(*build(None, device, o), batches, 5), device)
+        masked_m = peak_memory(lambda o=optimizer: train_steps(*build(masks, device, o), batches, 5), device)
+        print(f"{'dense ' + optimizer:14s}{dense_t * 1e3:12.3f}{dense_m / 2**20:20.2f}")
+        print(f"{'masked ' + optimizer:14s}{masked_t * 1e3:12.3f}{masked_m / 2**20:20.2f}")
+        print(
+            f"ratio masked/dense ({optimizer}): step time {masked_t / dense_t:.3f}x, "
+            f"peak memory {masked_m / dense_m:.3f}x"
+        )
+    # once per round, not per step: the pruning sort over all prunable weights
+    torch.manual_seed(0)
+    found = prunable_weights(MLP(784, 10, hidden=[300, 100]).to(device))
+    params, ones = [p.param for p in found], [torch.ones_like(p.param, dtype=torch.bool) for p in found]
+    groups, rates = pools([p.kind for p in found], "layerwise", 0.2, 0.1, None)
+    prune_m = peak_memory(lambda: magnitude_prune(params, ones, groups, rates), device)
+    print(f"pruning one round (once per round, not per step): {prune_m / 2**20:.2f} MiB of temporaries")
+
+
+if __name__ == "__main__":
+    main()

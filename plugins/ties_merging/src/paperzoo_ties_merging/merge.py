@@ -14,118 +14,108 @@ Task arithmetic (Ilharco et al., 2023), the paper's main baseline: ``theta_m = t
 sum_t tau_t``.
 
 Task vectors can be passed as one stacked tensor ``(n_tasks, ...)``, as a sequence of equally shaped
-tensors, or as a sequence of state-dict-like mappings ``{name: tensor}`` with the same keys. With
-mappings, ``scope="model"`` trims over the whole flattened task vector (the paper and its official
-code) and ``scope="tensor"`` trims every tensor separately (what ``peft.utils.merge_utils.ties``
-does when called per weight).
+tensors, or as a sequence of state-dict-like mappings ``{name: tensor}`` with the same keys (a mapping
+may compute its values on access, see :func:`task_vectors_of`). With mappings, ``scope="model"``
+trims over the whole flattened task vector (the paper and its official code) and ``scope="tensor"``
+trims every tensor separately (what ``peft.utils.merge_utils.ties`` does when called per weight).
+
+Memory: steps 2-4 are element-wise, so a merge runs one parameter tensor at a time on an
+``(n_tasks, numel)`` block; only the model-scope trim threshold needs a whole task vector, one task
+at a time. The peak beyond the inputs is therefore about two flattened task vectors, not
+``n_tasks`` of them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal, Union
 
 import torch
 
 TaskVectors = Union[torch.Tensor, Sequence[torch.Tensor], Sequence[Mapping[str, torch.Tensor]]]
 Scope = Literal["model", "tensor"]
+Method = Literal["ties", "task_arithmetic"]
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How rows of a stacked ``(n_tasks, d)`` matrix map back to the caller's structure.
-
-    Mapping entries are laid out sorted by ``(numel, name)`` so that tensors of one size are
-    adjacent: per-tensor trimming then runs one ``kthvalue`` per distinct size, on a reshaped view.
-    """
-
-    names: tuple[str, ...] | None  # None: plain tensors of shape ``shapes[0]``
-    shapes: tuple[torch.Size, ...]
-    dtypes: tuple[torch.dtype, ...]
-
-    @property
-    def numels(self) -> list[int]:
-        return [s.numel() for s in self.shapes]
-
-    def segments(self, scope: Scope) -> list[tuple[int, int, int]]:
-        """``(start, count, numel)``: runs of ``count`` adjacent tensors of ``numel`` entries each
-        that are trimmed separately; one run covering everything for ``scope="model"``."""
-        numels = self.numels
-        if scope == "model" or self.names is None:
-            return [(0, 1, sum(numels))]
-        runs: list[tuple[int, int, int]] = []
-        start = 0
-        for n in numels:
-            if runs and runs[-1][2] == n:
-                runs[-1] = (runs[-1][0], runs[-1][1] + 1, n)
-            else:
-                runs.append((start, 1, n))
-            start += n
-        return runs
-
-    def unflatten(self, vector: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
-        """The merged ``(d,)`` vector in the caller's structure and dtypes."""
-        if self.names is None:
-            return vector.view(self.shapes[0]).to(self.dtypes[0])
-        pieces = vector.split(self.numels)
-        return {n: p.view(s).to(dt) for n, p, s, dt in zip(self.names, pieces, self.shapes, self.dtypes)}
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+def _compute_dtype(*dtypes: torch.dtype) -> torch.dtype:
     """Sums of half-precision task vectors are accumulated in float32 at least."""
-    return torch.promote_types(dtype, torch.float32)
+    return torch.promote_types(functools.reduce(torch.promote_types, dtypes), torch.float32)
 
 
-def flatten(task_vectors: TaskVectors) -> tuple[torch.Tensor, Layout]:
-    """A fresh ``(n_tasks, d)`` matrix (the callers' tensors are never modified) and its layout."""
-    if isinstance(task_vectors, torch.Tensor):
-        if task_vectors.dim() < 2:
-            raise ValueError("a stacked tensor of task vectors has shape (n_tasks, ...)")
-        dtype = task_vectors.dtype
-        matrix = task_vectors.reshape(len(task_vectors), -1).to(_compute_dtype(dtype), copy=True)
-        return matrix, Layout(None, (task_vectors.shape[1:],), (dtype,))
-    vectors = list(task_vectors)
-    if not vectors:
-        raise ValueError("no task vectors to merge")
-    if isinstance(vectors[0], torch.Tensor):
-        return flatten(torch.stack(vectors))
-    names = sorted(vectors[0], key=lambda n: (vectors[0][n].numel(), n))
-    for tv in vectors[1:]:
-        if set(tv) != set(names):
-            raise ValueError(f"task vectors have different keys: {sorted(set(tv) ^ set(names))}")
-    first = vectors[0]
-    dtypes = tuple(first[n].dtype for n in names)
-    compute = _compute_dtype(functools.reduce(torch.promote_types, dtypes))
-    d = sum(first[n].numel() for n in names)
-    matrix = torch.empty(len(vectors), d, dtype=compute, device=first[names[0]].device)
-    for row, tv in zip(matrix, vectors):  # one concatenation per task, written in place
-        torch.cat([tv[n].reshape(-1).to(compute) for n in names], out=row)
-    return matrix, Layout(tuple(names), tuple(first[n].shape for n in names), dtypes)
+class _Blocks:
+    """Task vectors as named ``(n_tasks, numel)`` blocks, built on demand in the compute dtype."""
+
+    def __init__(self, task_vectors: TaskVectors):
+        if not isinstance(task_vectors, torch.Tensor):
+            task_vectors = list(task_vectors)
+            if not task_vectors:
+                raise ValueError("no task vectors to merge")
+            if isinstance(task_vectors[0], torch.Tensor):
+                task_vectors = torch.stack(task_vectors)
+        if isinstance(task_vectors, torch.Tensor):
+            if task_vectors.dim() < 2:
+                raise ValueError("a stacked tensor of task vectors has shape (n_tasks, ...)")
+            self.stacked, self.maps = task_vectors, None
+            self.names: list[str] = [""]
+            self.n_tasks = len(task_vectors)
+            self.shapes = {"": task_vectors.shape[1:]}
+            self.dtypes = {"": task_vectors.dtype}
+        else:
+            first, names = task_vectors[0], list(task_vectors[0])
+            for tv in task_vectors[1:]:
+                if set(tv) != set(names):
+                    raise ValueError(f"task vectors have different keys: {sorted(set(tv) ^ set(names))}")
+            self.stacked, self.maps, self.names, self.n_tasks = None, task_vectors, names, len(task_vectors)
+            self.shapes = {n: first[n].shape for n in names}
+            self.dtypes = {n: first[n].dtype for n in names}
+        self.compute = _compute_dtype(*self.dtypes.values())
+
+    def block(self, name: str) -> torch.Tensor:
+        """A fresh ``(n_tasks, numel)`` copy of tensor ``name`` of every task vector."""
+        if self.maps is None:
+            return self.stacked.reshape(self.n_tasks, -1).to(self.compute, copy=True)
+        return torch.stack([tv[name].reshape(-1).to(self.compute) for tv in self.maps])
+
+    def rows(self) -> Iterator[torch.Tensor]:
+        """Each whole task vector flattened, a fresh copy, one task at a time."""
+        for t in range(self.n_tasks):
+            if self.maps is None:
+                yield self.stacked[t].reshape(-1).to(self.compute, copy=True)
+            else:
+                yield torch.cat([self.maps[t][n].reshape(-1).to(self.compute) for n in self.names])
+
+    def output(self, merged: dict[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+        out = {n: merged[n].view(self.shapes[n]).to(self.dtypes[n]) for n in self.names}
+        return out[""] if self.maps is None else out
 
 
-# -- the three steps, in place on a stacked (n_tasks, d) matrix ------------------------------------
-def trim_(matrix: torch.Tensor, k: float, segments: list[tuple[int, int, int]] | None = None) -> torch.Tensor:
-    """Step 1 (Trim), in place: in every row and segment keep the ``floor(k * numel)`` entries of
-    largest magnitude (``|tau| >= `` the ``floor(k * numel)``-th largest ``|tau|``, so entries tied
-    at the threshold are all kept), and zero the rest."""
+# -- the three steps on an (n_tasks, numel) block ----------------------------------------------------
+def kth_largest_magnitude(matrix: torch.Tensor, k: float) -> torch.Tensor:
+    """Per row, the ``floor(k * numel)``-th largest ``|x|`` (``inf`` when that count is 0, 0 when it is
+    the whole row): entries at or above it are the top-``k`` fraction."""
+    return _kth_largest(matrix.abs(), k)
+
+
+def _kth_largest(magnitudes: torch.Tensor, k: float) -> torch.Tensor:
     if not 0.0 < k <= 1.0:
         raise ValueError(f"k is the kept fraction, in (0, 1]; got {k}")
-    n_tasks, d = matrix.shape
-    magnitude = matrix.abs()
-    for start, count, numel in segments or [(0, 1, d)]:  # one kthvalue per distinct tensor size
-        keep = int(k * numel)
-        if keep >= numel:
-            continue
-        block = matrix[:, start : start + count * numel].view(n_tasks, count, numel)
-        if keep == 0:
-            block.zero_()
-            continue
-        mags = magnitude[:, start : start + count * numel].view(n_tasks, count, numel)
-        threshold = mags.kthvalue(numel - keep + 1, dim=-1, keepdim=True).values
-        block.masked_fill_(mags < threshold, 0.0)
-    return matrix
+    numel = magnitudes.shape[-1]
+    keep = int(k * numel)
+    if keep >= numel:
+        return magnitudes.new_zeros(magnitudes.shape[:-1])
+    if keep == 0:
+        return magnitudes.new_full(magnitudes.shape[:-1], float("inf"))
+    return magnitudes.kthvalue(numel - keep + 1, dim=-1).values
+
+
+def trim_(matrix: torch.Tensor, k: float, threshold: torch.Tensor | None = None) -> torch.Tensor:
+    """Step 1 (Trim), in place on ``(n_tasks, numel)``: zero every entry with ``|tau|`` below its row's
+    top-``k`` threshold (``threshold`` when given, e.g. a whole-model one). Entries tied at the
+    threshold are all kept."""
+    if threshold is None:
+        threshold = kth_largest_magnitude(matrix, k)
+    return matrix.masked_fill_(matrix.abs() < threshold.unsqueeze(-1), 0.0)
 
 
 def elect_sign(trimmed: torch.Tensor) -> torch.Tensor:
@@ -133,16 +123,18 @@ def elect_sign(trimmed: torch.Tensor) -> torch.Tensor:
     mass). Where the sum is exactly zero the official code uses the majority of the elected signs,
     ``sgn(sum_p gamma_m^p)``; so does this."""
     sign = trimmed.sum(dim=0).sign()
-    majority = sign.sum().sign()
-    return torch.where(sign == 0, majority, sign)
+    return torch.where(sign == 0, sign.sum().sign(), sign)
 
 
 def disjoint_mean_(trimmed: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
-    """Step 3 (Disjoint merge), consuming ``trimmed``: the mean over tasks of the entries whose
-    sign equals the elected sign, ``1/|A^p| sum_{t in A^p} tau_hat_t^p`` (0 where ``A^p`` is empty)."""
-    agree = torch.where(sign > 0, trimmed > 0, trimmed < 0)
-    count = agree.sum(dim=0).clamp_min_(1)
-    return trimmed.masked_fill_(~agree, 0.0).sum(dim=0).div_(count)
+    """Step 3 (Disjoint merge), consuming ``trimmed``: the mean over tasks of the entries whose sign
+    equals the elected sign, ``1/|A^p| sum_{t in A^p} tau_hat_t^p`` (0 where ``A^p`` is empty)."""
+    # With P = tau_hat * gamma, t is in A^p exactly where P > 0, and there P = |tau_hat|: so
+    # sum_{A^p} tau_hat = gamma * sum_t max(P, 0) and |A^p| = sum_t sgn(max(P, 0)); all in place.
+    agreeing = trimmed.mul_(sign).clamp_min_(0.0)
+    total = agreeing.sum(dim=0)
+    count = agreeing.sign_().sum(dim=0).clamp_min_(1.0)
+    return total.mul_(sign).div_(count)
 
 
 # -- public merges ---------------------------------------------------------------------------------
@@ -158,10 +150,29 @@ def ties_merge(task_vectors: TaskVectors, k: float = 0.2, lam: float = 1.0, scop
     """
     if scope not in ("model", "tensor"):
         raise ValueError(f"scope must be 'model' or 'tensor', got {scope!r}")
-    matrix, layout = flatten(task_vectors)
-    trim_(matrix, k, layout.segments(scope))
-    merged = disjoint_mean_(matrix, elect_sign(matrix))
-    return layout.unflatten(merged.mul_(lam))
+    if not 0.0 < k <= 1.0:
+        raise ValueError(f"k is the kept fraction, in (0, 1]; got {k}")
+    blocks = _Blocks(task_vectors)
+    whole_model = None
+    if scope == "model" or blocks.maps is None:  # one threshold per task over all its entries
+        whole_model = torch.stack([_kth_largest(row.abs_(), k) for row in blocks.rows()])
+    merged: dict[str, torch.Tensor] = {}
+    undecided = []  # entries whose trimmed sum is exactly 0 but not all zero: decided by the majority
+    sign_total = 0.0
+    for name in blocks.names:  # one parameter tensor at a time: steps 2-3 are element-wise
+        block = trim_(blocks.block(name), k, whole_model)
+        sign = block.sum(dim=0).sign()
+        sign_total += float(sign.sum(dtype=torch.float64))
+        tied = ((sign == 0) & (block != 0).any(dim=0)).nonzero().flatten()
+        if len(tied):
+            undecided.append((name, tied, block[:, tied].clone()))
+        merged[name] = disjoint_mean_(block, sign)
+    majority = 1.0 if sign_total > 0 else -1.0 if sign_total < 0 else 0.0
+    for name, where, values in undecided:
+        merged[name][where] = disjoint_mean_(values, torch.full_like(values[0], majority))
+    for value in merged.values():
+        value.mul_(lam)
+    return blocks.output(merged)
 
 
 def task_arithmetic(task_vectors: TaskVectors, lam: float = 1.0):
@@ -184,38 +195,66 @@ def task_arithmetic(task_vectors: TaskVectors, lam: float = 1.0):
 
 
 # -- state dicts -----------------------------------------------------------------------------------
-Method = Literal["ties", "task_arithmetic"]
+def tied_aliases(state: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """``{alias: first name}`` for floating-point entries that share storage with an earlier one."""
+    first: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    aliases = {}
+    for name, value in state.items():
+        if not value.is_floating_point() or not value.numel():
+            continue
+        ident = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape))
+        if ident in first:
+            aliases[name] = first[ident]
+        else:
+            first[ident] = name
+    return aliases
 
 
 def mergeable_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
     """Floating-point entries, each storage once (tied weights such as shared embeddings would
     otherwise be counted twice by the global trim; the official code removes them the same way)."""
-    seen: set[tuple[int, int, tuple[int, ...]]] = set()
-    keys = []
-    for name, value in state.items():
-        if not value.is_floating_point():
-            continue
-        ident = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape))
-        if value.numel() and ident in seen:
-            continue
-        seen.add(ident)
-        keys.append(name)
-    return keys
+    aliases = tied_aliases(state)
+    return [n for n, v in state.items() if v.is_floating_point() and n not in aliases]
+
+
+class TaskVector(Mapping[str, torch.Tensor]):
+    """``tau = theta_t - theta_0`` over ``keys``, computed when a tensor is read (never stored)."""
+
+    def __init__(
+        self, base: Mapping[str, torch.Tensor], finetuned: Mapping[str, torch.Tensor], keys: Sequence[str]
+    ):
+        missing = [n for n in keys if n not in finetuned]
+        if missing:
+            raise KeyError(f"a fine-tuned state lacks {missing[:5]}")
+        self.base, self.finetuned, self.keys_ = base, finetuned, list(keys)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        b = self.base[name]
+        return self.finetuned[name].to(device=b.device, dtype=b.dtype) - b
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_)
+
+    def __len__(self) -> int:
+        return len(self.keys_)
 
 
 def task_vectors_of(
     base: Mapping[str, torch.Tensor], finetuned: Sequence[Mapping[str, torch.Tensor]], keys: Sequence[str]
-) -> list[dict[str, torch.Tensor]]:
-    """``tau_t = theta_t - theta_0`` for every fine-tuned state, over ``keys``."""
-    base_values = [base[n] for n in keys]
-    out = []
-    for state in finetuned:
-        missing = [n for n in keys if n not in state]
-        if missing:
-            raise KeyError(f"a fine-tuned state lacks {missing[:5]}")
-        values = [state[n].to(device=b.device, dtype=b.dtype) for n, b in zip(keys, base_values)]
-        out.append(dict(zip(keys, torch._foreach_sub(values, base_values))))
-    return out
+) -> list[TaskVector]:
+    """``tau_t = theta_t - theta_0`` for every fine-tuned state, over ``keys`` (lazily computed)."""
+    return [TaskVector(base, state, keys) for state in finetuned]
+
+
+def merged_task_vector(
+    task_vectors: Sequence[Mapping[str, torch.Tensor]], method: Method, k: float, lam: float, scope: Scope
+) -> dict[str, torch.Tensor]:
+    """``lambda * tau_m`` by ``method``."""
+    if method == "ties":
+        return ties_merge(task_vectors, k=k, lam=lam, scope=scope)
+    if method == "task_arithmetic":
+        return task_arithmetic(task_vectors, lam=lam)
+    raise ValueError(f"method must be 'ties' or 'task_arithmetic', got {method!r}")
 
 
 def merge_state_dicts(
@@ -231,17 +270,7 @@ def merge_state_dicts(
     keys = mergeable_keys(base)
     delta = merged_task_vector(task_vectors_of(base, finetuned, keys), method, k, lam, scope)
     out = {n: v.clone() for n, v in base.items()}
-    values = [out[n] for n in keys]
-    torch._foreach_add_(values, [delta[n] for n in keys])
+    torch._foreach_add_([out[n] for n in keys], [delta[n] for n in keys])
+    for alias, name in tied_aliases(base).items():
+        out[alias] = out[name]
     return out
-
-
-def merged_task_vector(
-    task_vectors: Sequence[Mapping[str, torch.Tensor]], method: Method, k: float, lam: float, scope: Scope
-) -> dict[str, torch.Tensor]:
-    """``lambda * tau_m`` by ``method``."""
-    if method == "ties":
-        return ties_merge(task_vectors, k=k, lam=lam, scope=scope)
-    if method == "task_arithmetic":
-        return task_arithmetic(task_vectors, lam=lam)
-    raise ValueError(f"method must be 'ties' or 'task_arithmetic', got {method!r}")

@@ -1,0 +1,119 @@
+"""TIES-Merging: merge time and peak memory of paperzoo_ties_merging against PEFT's merge utilities.
+
+Three task vectors of a ~10M-parameter transformer-shaped state dict, merged with k (density) = 0.2.
+PEFT merges one tensor at a time (``peft.utils.merge_utils.ties`` per weight), which is our
+``scope="tensor"``; ``scope="model"`` is the paper's trim over the whole flattened task vector.
+Time: best of several runs on one thread. Peak memory: the growth of the peak resident set size of a
+fresh process while it merges (inputs already built), so it counts every temporary.
+
+Run: ``python benchmarks/bench_ties_merging.py`` (needs the plugin and peft installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+DENSITY, N_TASKS, REPEATS = 0.2, 3, 3
+
+
+def peft_merge_utils():
+    """``peft/utils/merge_utils.py`` on its own (pure torch; importing ``peft`` pulls in transformers)."""
+    spec = importlib.util.find_spec("peft")
+    path = Path(spec.submodule_search_locations[0]) / "utils" / "merge_utils.py"
+    module_spec = importlib.util.spec_from_file_location("peft_merge_utils", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def task_vectors(seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """Shapes of a 5-layer, width-384 transformer with a 3,000-token embedding: ~10.0M parameters."""
+    d, layers, vocab = 384, 5, 3000
+    shapes = {"embed": (vocab, d), "final_norm.weight": (d,), "final_norm.bias": (d,)}
+    for i in range(layers):
+        for name in ("q", "k", "v", "o"):
+            shapes[f"{i}.attn.{name}.weight"] = (d, d)
+            shapes[f"{i}.attn.{name}.bias"] = (d,)
+        shapes[f"{i}.mlp.up.weight"], shapes[f"{i}.mlp.up.bias"] = (4 * d, d), (4 * d,)
+        shapes[f"{i}.mlp.down.weight"], shapes[f"{i}.mlp.down.bias"] = (d, 4 * d), (d,)
+        shapes[f"{i}.norm1.weight"], shapes[f"{i}.norm2.weight"] = (d,), (d,)
+    g = torch.Generator().manual_seed(seed)
+    # filled in place, so building the inputs leaves no temporary peak behind
+    return [
+        {n: torch.empty(s).normal_(0.0, 1e-3, generator=g) for n, s in shapes.items()} for _ in range(N_TASKS)
+    ]
+
+
+def methods():
+    from paperzoo_ties_merging.merge import task_arithmetic, ties_merge
+
+    peft = peft_merge_utils()
+    ones = torch.ones(N_TASKS)
+    return {
+        "peft_ties": lambda tvs: {n: peft.ties([tv[n] for tv in tvs], ones, DENSITY) for n in tvs[0]},
+        "ours_ties_tensor": lambda tvs: ties_merge(tvs, k=DENSITY, scope="tensor"),
+        "ours_ties_model": lambda tvs: ties_merge(tvs, k=DENSITY, scope="model"),
+        "peft_task_arithmetic": lambda tvs: {
+            n: peft.task_arithmetic([tv[n] for tv in tvs], ones) for n in tvs[0]
+        },
+        "ours_task_arithmetic": lambda tvs: task_arithmetic(tvs, lam=1.0),
+    }
+
+
+def peak_rss_growth(name: str) -> float:
+    """MiB by which the peak RSS of a fresh process grows while it runs one merge."""
+    here = str(Path(__file__).parent)
+    code = (
+        f"import resource, sys, torch; sys.path.insert(0, {here!r}); import bench_ties_merging as b; "
+        f"torch.set_num_threads(1); tvs = b.task_vectors(); f = b.methods()[{name!r}]; "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; out = f(tvs); "
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
+    )
+    return float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    # memory first: a child starts from its parent's peak RSS, so the parent must still be small
+    memory = {name: peak_rss_growth(name) for name in methods()}
+    tvs = task_vectors()
+    n_params = sum(v.numel() for v in tvs[0].values())
+    print(
+        f"{N_TASKS} task vectors of {n_params / 1e6:.1f}M parameters ({len(tvs[0])} tensors), k = {DENSITY}"
+    )
+    seconds = {}
+    for name, fn in methods().items():
+        fn(tvs)  # warm-up
+        best = float("inf")
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            fn(tvs)
+            best = min(best, time.perf_counter() - start)
+        seconds[name] = best
+    for name in seconds:
+        print(f"  {name:22s} {seconds[name] * 1e3:8.1f} ms   peak +{memory[name]:7.1f} MiB")
+    pairs = [
+        ("ours_ties_tensor", "peft_ties"),
+        ("ours_ties_model", "peft_ties"),
+        ("ours_task_arithmetic", "peft_task_arithmetic"),
+    ]
+    ratios = {
+        f"{a} / {b}": {"time": seconds[a] / seconds[b], "peak_memory": memory[a] / memory[b]}
+        for a, b in pairs
+    }
+    for key, r in ratios.items():
+        print(f"{key:45s} time x{r['time']:.2f}   peak memory x{r['peak_memory']:.2f}")
+    print(json.dumps({"input_mib": n_params * 4 * N_TASKS / 2**20, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,9 +10,8 @@ import statistics
 import time
 
 import torch
-from torch import nn
-
 from paperzoo_powernorm.power_norm import PowerNorm
+from torch import nn
 
 SHAPES = [(32, 128, 256), (16, 256, 512), (8, 128, 1024)]
 
@@ -98,8 +97,10 @@ def main() -> None:
             results[name] = (time_fwd_bwd(norm, x, reps), memory(norm, x))
         ln_time, ln_mem = results["LayerNorm"]
         for name, (seconds, mem) in results.items():
-            print(f"{str(shape):>18} {name:>22} {seconds * 1e3:8.3f} {seconds / ln_time:10.2f} "
-                  f"{mem / 2**20:8.2f} {mem / max(ln_mem, 1):9.2f}")
+            print(
+                f"{str(shape):>18} {name:>22} {seconds * 1e3:8.3f} {seconds / ln_time:10.2f} "
+                f"{mem / 2**20:8.2f} {mem / max(ln_mem, 1):9.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -34,3 +34,18 @@ def test_get_and_load():
     from paperzoo.trainer import Supervised
 
     assert paperzoo.load("supervised") is Supervised
+
+
+def test_subclass_forwarding_kwargs_exposes_and_validates_parent_params():
+    from paperzoo.params import signature_params, validate
+    from paperzoo.trainer import Supervised
+
+    class Rounds(Supervised):
+        def __init__(self, rounds: int = 2, **loop):
+            super().__init__(**loop)
+
+    names = [p.name for p in signature_params(Rounds)]
+    assert names[0] == "rounds" and "batch_size" in names and "loop" not in names
+    assert validate(Rounds, {"rounds": "3", "epochs": 2}) == {"rounds": 3, "epochs": 2}
+    with pytest.raises(ConfigError, match="unknown param 'epochz'. Did you mean 'epochs'"):
+        validate(Rounds, {"epochz": 2})

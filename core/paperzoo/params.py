@@ -59,7 +59,11 @@ def _docs(target: Any) -> dict[str, str]:
 
 def signature_params(target: Any, runtime_args: int = 0) -> list[Param]:
     """The params a config can set: everything but the first ``runtime_args`` positional ones
-    (the model, the parameters or the optimizer that the caller supplies) and ``*args``/``**kwargs``."""
+    (the model, the parameters or the optimizer that the caller supplies) and ``*args``.
+
+    A class whose ``__init__`` takes ``**kwargs`` forwards them to its parent: the parent's params
+    are listed too, so a paper trainer that subclasses ``Supervised`` with ``**loop`` accepts (and
+    validates) the loop's params without repeating them."""
     sig = inspect.signature(target)
     hints, docs = _hints(target), _docs(target)
     out, skipped = [], 0
@@ -78,11 +82,32 @@ def signature_params(target: Any, runtime_args: int = 0) -> list[Param]:
                 description=docs.get(p.name, ""),
             )
         )
+    parent = _kwargs_parent(target)
+    if parent is not None:
+        names = {p.name for p in out}
+        out += [p for p in signature_params(parent) if p.name not in names]
     return out
 
 
-def accepts_var_kwargs(target: Any) -> bool:
+def _kwargs_parent(target: Any) -> Any:
+    """The parent class that receives a class's ``**kwargs``, if it forwards them to one."""
+    if not inspect.isclass(target) or not _has_var_kwargs(target):
+        return None
+    for base in target.__mro__[1:]:
+        if base is not object and "__init__" in vars(base):
+            return base
+    return None
+
+
+def _has_var_kwargs(target: Any) -> bool:
     return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+
+
+def accepts_var_kwargs(target: Any) -> bool:
+    """Whether ``target`` takes arbitrary keyword params (not ones it forwards to a known parent)."""
+    while _kwargs_parent(target) is not None:
+        target = _kwargs_parent(target)
+    return _has_var_kwargs(target)
 
 
 def accepted(params: list[Param]) -> str:

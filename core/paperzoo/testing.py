@@ -148,11 +148,18 @@ def check_layer_forward_backward(spec: ComponentSpec) -> None:
     torch.manual_seed(0)
     layer = _build(spec)
     layer.train()
-    out = _output_tensor(layer(_example_input(spec)))
+    x = _example_input(spec)
+    if x.is_floating_point():  # a layer without parameters must still pass gradients to its input
+        x.requires_grad_(True)
+    out = _output_tensor(layer(x))
     assert torch.isfinite(out).all(), "forward output is not finite"
     (out.float() ** 2).mean().backward()
     missing = [n for n, p in layer.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"backward reaches no gradient for {missing}"
+    if x.requires_grad:
+        assert x.grad is not None and torch.isfinite(x.grad).all(), (
+            "backward reaches no gradient for the input"
+        )
 
 
 def check_layer_state_dict_round_trip(spec: ComponentSpec) -> None:

@@ -69,17 +69,8 @@ class DataDiet(Supervised):
     :param match_steps: train on the subset for as many optimizer steps as ``epochs`` over the full
         training set take (the official code's fixed step budget); otherwise ``epochs`` over the subset.
     :param score_batch_size: examples scored at once.
-    :param epochs: passes over the full training set for the final training (see ``match_steps``).
-    :param max_steps: optimizer steps of the final training instead of ``epochs``.
-    :param batch_size: global batch per optimizer step.
-    :param grad_accum: micro-batches accumulated into one optimizer step.
-    :param clip_grad_norm: clip the global gradient norm to this value.
-    :param precision: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-    :param device: ``auto`` or a torch device string.
-    :param checkpoint_every: write a checkpoint every N optimizer steps (0: only at the end).
-    :param log_every: write a line to ``metrics.jsonl`` every N steps.
-    :param eval_every_epoch: run the evaluators after each epoch.
-    :param progress: show a progress bar.
+    :param loop: the ``supervised`` loop's params (``epochs``: passes over the full training set for
+        the final training, see ``match_steps``; ``max_steps``, ``batch_size``, ...).
     """
 
     def __init__(
@@ -91,31 +82,9 @@ class DataDiet(Supervised):
         offset_fraction: float = 0.0,
         match_steps: bool = True,
         score_batch_size: int = 256,
-        epochs: int = 1,
-        max_steps: int | None = None,
-        batch_size: int = 64,
-        grad_accum: int = 1,
-        clip_grad_norm: float | None = None,
-        precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32",
-        device: str = "auto",
-        checkpoint_every: int = 0,
-        log_every: int = 10,
-        eval_every_epoch: bool = False,
-        progress: bool = True,
+        **loop: Any,
     ):
-        super().__init__(
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            clip_grad_norm=clip_grad_norm,
-            precision=precision,
-            device=device,
-            checkpoint_every=checkpoint_every,
-            log_every=log_every,
-            eval_every_epoch=eval_every_epoch,
-            progress=progress,
-        )
+        super().__init__(**loop)
         if score not in ("el2n", "grand", "random"):
             raise ValueError(f"score must be 'el2n', 'grand' or 'random', got {score!r}")
         if not 0.0 <= prune_fraction < 1.0 or not 0.0 <= offset_fraction < 1.0:
@@ -124,7 +93,7 @@ class DataDiet(Supervised):
             raise ValueError("n_seeds must be positive and score_epochs non-negative")
         self.score, self.prune_fraction, self.n_seeds = score, prune_fraction, n_seeds
         if score_epochs is None:
-            score_epochs = 0 if score == "grand" else max(1, round(epochs / 10))
+            score_epochs = 0 if score == "grand" else max(1, round(self.epochs / 10))
         self.score_epochs = score_epochs
         self.offset_fraction, self.match_steps = offset_fraction, match_steps
         self.score_batch_size = score_batch_size

@@ -57,17 +57,8 @@ class IterativeMagnitudePruning(Supervised):
     :param control: ``random_reinit``: also train each round's mask from a fresh random initialisation.
     :param strategy: ``layerwise`` (paper: LeNet, Conv-2/4/6) or ``global`` (paper: VGG-19, ResNet-18).
     :param output_layer: module name of the output layer (default: the last Linear/Conv module).
-    :param epochs: passes over the training split per round (ignored when ``max_steps`` is set).
-    :param max_steps: optimizer steps per round (``T``) instead of whole epochs.
-    :param batch_size: global batch per optimizer step.
-    :param grad_accum: micro-batches accumulated into one optimizer step.
-    :param clip_grad_norm: clip the global gradient norm to this value.
-    :param precision: ``fp32``, ``bf16``, ``fp16`` or ``auto``.
-    :param device: ``auto`` or a torch device string.
-    :param checkpoint_every: also write a checkpoint every N optimizer steps within a round.
-    :param log_every: write a line to ``metrics.jsonl`` every N steps.
-    :param eval_every_epoch: run the evaluators after each epoch, not only at the end of a round.
-    :param progress: show a progress bar.
+    :param loop: the ``supervised`` loop's params, applied to every round (``epochs`` or ``max_steps``
+        per round, ``batch_size``, ``checkpoint_every`` within a round, ...).
     """
 
     def __init__(
@@ -80,31 +71,9 @@ class IterativeMagnitudePruning(Supervised):
         control: Literal["none", "random_reinit"] = "none",
         strategy: Literal["layerwise", "global"] = "layerwise",
         output_layer: str | None = None,
-        epochs: int = 1,
-        max_steps: int | None = None,
-        batch_size: int = 64,
-        grad_accum: int = 1,
-        clip_grad_norm: float | None = None,
-        precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32",
-        device: str = "auto",
-        checkpoint_every: int = 0,
-        log_every: int = 10,
-        eval_every_epoch: bool = False,
-        progress: bool = True,
+        **loop: Any,
     ):
-        super().__init__(
-            epochs=epochs,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            clip_grad_norm=clip_grad_norm,
-            precision=precision,
-            device=device,
-            checkpoint_every=checkpoint_every,
-            log_every=log_every,
-            eval_every_epoch=eval_every_epoch,
-            progress=progress,
-        )
+        super().__init__(**loop)
         for name, value in (("rate", rate), ("output_rate", output_rate), ("conv_rate", conv_rate)):
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")

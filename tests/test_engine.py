@@ -11,6 +11,7 @@ import torch
 import yaml
 from conftest import REGISTRY_BIN, tiny_config
 from paperzoo import engine
+from paperzoo.builtins.datasets import synthetic_classification
 from paperzoo.config import apply_overrides
 from paperzoo.errors import ConfigError
 from safetensors.torch import load_file
@@ -85,6 +86,54 @@ def test_killed_run_resumes_bitwise_equal(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     summary = json.loads((killed / "summary.json").read_text())
     assert summary["steps"] == total
+
+    def losses(run_dir):  # lines written after the checkpoint by the killed process are dropped
+        rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r.get("loss"), r.get("final")) for r in rows]
+
+    assert losses(killed) == losses(tmp_path / "runs" / "full")
+
+
+def test_a_component_listed_twice_reports_under_its_position(tmp_path):
+    config = tiny_config(tmp_path, epochs=1)
+    config["evaluators"] = [{"name": "accuracy"}, {"name": "loss"}, {"name": "loss", "split": "train"}]
+    summary = engine.execute(config)
+    assert {"accuracy", "loss.1", "loss.2"} <= summary.keys() and "loss" not in summary
+    assert summary["loss.1"] != summary["loss.2"]  # validation and training loss, both kept
+
+
+COUNTING_TRAINER = """
+from paperzoo import hookimpl
+from paperzoo.trainer import Supervised
+
+
+class Counting(Supervised):
+    def summarize(self, run, metrics):
+        return {**super().summarize(run, metrics), "examples_seen": self.state.samples}
+
+
+@hookimpl
+def register_trainers(register):
+    register("counting", f"{__name__}:Counting", "Supervised, reporting the examples seen.")
+"""
+
+
+def test_summary_json_holds_what_a_trainer_adds(tmp_path):
+    plugin = tmp_path / "counting.py"
+    plugin.write_text(COUNTING_TRAINER)
+    config = tiny_config(tmp_path, epochs=2)
+    config["trainer"]["name"] = "counting"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run(
+        [REGISTRY_BIN, "run", "--plugin", str(plugin), str(path), "output.name=counting"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    written = json.loads((tmp_path / "runs" / "counting" / "summary.json").read_text())
+    data = synthetic_classification(**{k: v for k, v in config["data"].items() if k != "name"})
+    assert written["examples_seen"] == 2 * len(data.train)  # two epochs of the training split
 
 
 def test_two_processes_reach_the_single_process_loss(tmp_path):

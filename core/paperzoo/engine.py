@@ -109,6 +109,13 @@ def _check_model(ref: ComponentRef) -> Checked:
     return _check(ref, "layer", "model", 0)
 
 
+def evaluator_keys(evaluators: list[Checked]) -> list[str]:
+    """The name each evaluator's metrics are reported under: its component name, or ``name.i`` (``i``
+    its position in ``evaluators``) when the same component is listed more than once."""
+    names = [c.spec.name for c in evaluators]
+    return [name if names.count(name) == 1 else f"{name}.{i}" for i, name in enumerate(names)]
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch
@@ -205,7 +212,7 @@ def execute(
         make_optimizer([q for q in model.parameters() if q.requires_grad]) if make_optimizer else (None, None)
     )
     trainer = _build(p.trainer)
-    evaluators = {c.spec.name: _build(c) for c in p.evaluators}
+    evaluators = {key: _build(c) for key, c in zip(evaluator_keys(p.evaluators), p.evaluators)}
 
     if resume_dir is not None:
         path = Path(resume_dir)

@@ -150,6 +150,7 @@ class Supervised:
             self.model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=ids)
         self.state = LoopState()
         self.history = []
+        self.metric_lines = 0  # lines of metrics.jsonl written so far, saved with each checkpoint
         if run.resume and run.run_dir is not None:
             self.restore(run)
 
@@ -257,22 +258,30 @@ class Supervised:
 
     # -- evaluation and outputs ----------------------------------------------------------------
     def evaluate(self, run: Run) -> dict[str, float]:
+        """Every evaluator's metrics as ``label/key``, or just ``label`` for the key that repeats the
+        component's name (``accuracy`` gives ``accuracy``; a second ``loss`` listed gives ``loss.2``)."""
         out: dict[str, float] = {}
-        for name, evaluator in run.evaluators.items():
+        for label, evaluator in run.evaluators.items():
+            component = label.partition(".")[0]
             for key, value in evaluator(run.model, run.data).items():
-                out[f"{name}/{key}" if key != name else name] = float(value)
+                out[label if key == component else f"{label}/{key}"] = float(value)
         return out
 
-    def finish(self, run: Run) -> dict[str, Any]:
-        metrics = self.evaluate(run)
-        seconds = getattr(self, "train_seconds", 0.0)
-        summary = {
+    def summarize(self, run: Run, metrics: dict[str, float]) -> dict[str, Any]:
+        """What ``summary.json`` holds: loop counters and the final ``metrics``. A trainer with more
+        to report extends this (``finish`` writes whatever it returns)."""
+        return {
             "steps": self.state.step,
             "epochs": self.state.epoch,
             "train_loss": self.state.last_loss,
-            "train_seconds": round(seconds, 3),
+            "train_seconds": round(getattr(self, "train_seconds", 0.0), 3),
             **metrics,
         }
+
+    def finish(self, run: Run) -> dict[str, Any]:
+        """Evaluate, log the final metrics, write ``summary.json`` and the loss curve (main process)."""
+        metrics = self.evaluate(run)
+        summary = self.summarize(run, metrics)
         if self.is_main and run.run_dir is not None:
             self.log({"step": self.state.step, "epoch": self.state.epoch, "final": True, **metrics})
             (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -284,6 +293,7 @@ class Supervised:
         if self.is_main and self.run.run_dir is not None:
             with open(self.run.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            self.metric_lines += 1
 
     # -- checkpoints ---------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
@@ -306,6 +316,7 @@ class Supervised:
             "optimizer": run.optimizer.state_dict() if run.optimizer else {},
             "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
             "rng": checkpoint.rng_state(),
+            "metric_lines": self.metric_lines,
             "extra": self.extra_state(),
         }
         checkpoint.save(run.run_dir / "checkpoints", run.model, state)
@@ -325,7 +336,7 @@ class Supervised:
             state["step"], state["epoch"], state["batch_in_epoch"], state["samples"], state["last_loss"]
         )
         self.load_extra_state(state["extra"])
-        _truncate_metrics(run.run_dir / "metrics.jsonl", self.state.step)
+        self.metric_lines = _truncate_metrics(run.run_dir / "metrics.jsonl", state["metric_lines"])
 
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -341,16 +352,14 @@ def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device
                 state[key] = value.to(device)
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines written after the checkpoint a run resumes from."""
+def _truncate_metrics(path: Path, lines: int) -> int:
+    """Keep the first ``lines`` metric lines (those written before the checkpoint a run resumes from;
+    a trainer whose step counter restarts, as in multi-round training, is covered too)."""
     if not path.exists():
-        return
-    kept = [
-        line
-        for line in path.read_text().splitlines()
-        if json.loads(line).get("step", 0) <= step and not json.loads(line).get("final")
-    ]
+        return 0
+    kept = path.read_text().splitlines()[:lines]
     path.write_text("".join(line + "\n" for line in kept))
+    return len(kept)
 
 
 def _plot_losses(run_dir: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import time
 from typing import Any, Literal
 
@@ -163,17 +162,16 @@ class DataDiet(Supervised):
         self.train_subset = subset(run.data.train, self.kept)
         pruned = dataclasses.replace(run.data, train=self.train_subset)
         self.train(dataclasses.replace(run, data=pruned))
-        summary = self.finish(run)
-        summary.update(
-            {
-                "data_diet/kept": len(self.kept),
-                "data_diet/train_size": len(run.data.train),
-                "data_diet/score_seconds": round(self.score_seconds, 3),
-            }
-        )
-        if self.is_main and run.run_dir is not None:
-            (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        return summary
+        return self.finish(run)
+
+    def summarize(self, run: Run, metrics: dict[str, float]) -> dict[str, Any]:
+        """The core summary plus the kept subset's size and the scoring time."""
+        return {
+            **super().summarize(run, metrics),
+            "data_diet/kept": len(self.kept),
+            "data_diet/train_size": len(run.data.train),
+            "data_diet/score_seconds": round(self.score_seconds, 3),
+        }
 
     # -- checkpoints -------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:

@@ -19,9 +19,7 @@ after every optimizer step, so pruned weights stay exactly zero. The control of 
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -227,9 +225,9 @@ class IterativeMagnitudePruning(Supervised):
     def layer_density(self) -> dict[str, float]:
         return {p.name: float(m.float().mean()) for p, m in zip(self.prunable, self.masks)}
 
-    def finish(self, run: Run) -> dict[str, Any]:
-        self.train_seconds = self._seconds
-        summary = super().finish(run)
+    def summarize(self, run: Run, metrics: dict[str, float]) -> dict[str, Any]:
+        """The core summary plus the pruning settings, final densities and per-round results."""
+        summary = super().summarize(run, metrics)
         tickets = [r for r in self.records if r["phase"] == "ticket"]
         controls = {r["round"]: r for r in self.records if r["phase"] == "control"}
         metric_keys = (
@@ -253,8 +251,13 @@ class IterativeMagnitudePruning(Supervised):
                 summary[f"control_{key}_per_round"] = [
                     controls[r["round"]].get(key) if r["round"] in controls else None for r in tickets
                 ]
+        return summary
+
+    def finish(self, run: Run) -> dict[str, Any]:
+        """The core's outputs, and the final masks in ``masks.safetensors`` (1: the weight survives)."""
+        self.train_seconds = self._seconds
+        summary = super().finish(run)
         if self.is_main and run.run_dir is not None:
-            (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             from safetensors.torch import save_file
 
             save_file(
@@ -294,26 +297,6 @@ class IterativeMagnitudePruning(Supervised):
         rewind = state["rewind_state"]
         self.rewind_state = None if rewind is None else {k: v.to(self.device) for k, v in rewind.items()}
         self.records, self._seconds = list(state["records"]), float(state["seconds"])
-
-    def restore(self, run: Run) -> None:
-        """The core keeps metric lines up to the checkpoint's step; steps restart every round here, so
-        lines are kept by (stage, step) instead."""
-        path = run.run_dir / "metrics.jsonl"
-        lines = path.read_text().splitlines() if path.exists() else None
-        super().restore(run)
-        if lines is None or self._loaded is None:
-            return
-        stage, started = int(self._loaded["stage"]), bool(self._loaded["stage_started"])
-        kept = []
-        for line in lines:
-            rec = json.loads(line)
-            if rec.get("final"):
-                continue
-            if rec.get("stage", 0) < stage or (
-                started and rec.get("stage") == stage and rec.get("step", 0) <= self.state.step
-            ):
-                kept.append(line)
-        Path(path).write_text("".join(line + "\n" for line in kept))
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:

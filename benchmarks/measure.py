@@ -1,0 +1,74 @@
+"""Timing and peak-memory helpers shared by the benchmark scripts (``from measure import ...``).
+
+Time: best of ``repeats`` runs after a warm-up; on a CPU the process's CPU time (with one thread the
+wall time of an idle machine, and unaffected by other jobs on a shared one), on a GPU the wall time.
+Memory: the peak of tensor memory allocated while the work runs, above what was live before it; on a
+GPU from the allocator's statistics, on a CPU from the profiler's allocation events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(work: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``work()``, after one warm-up call."""
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    work()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = clock()
+        work()
+        sync(device)
+        times.append(clock() - start)
+    return min(times)
+
+
+@contextmanager
+def _quiet_stderr():
+    """The CPU profiler prints warnings from C++; keep the benchmark's table readable."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def peak_memory(work: Callable[[], object], device: torch.device) -> int:
+    """Peak bytes of tensors allocated by ``work()`` and live at the same time (inputs made before
+    the call are not counted)."""
+    if device.type == "cuda":
+        sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        work()
+        sync(device)
+        return torch.cuda.max_memory_allocated(device) - start
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        work()
+    # Allocations (+) and releases (-) in time order, each counted once, in the innermost op that made
+    # it (``self_``: an op's own ``cpu_memory_usage`` includes its children's); the running sum is the
+    # live memory.
+    events = prof.events()
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in events if e.self_cpu_memory_usage)
+    live = peak = 0
+    for _, delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak

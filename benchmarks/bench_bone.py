@@ -8,20 +8,20 @@ layer PEFT shipped as Bone). Printed as ratios (ours / reference; below 1 is bet
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import torch
+from measure import peak_memory
+from paperzoo.compat import import_transformers
 from paperzoo_bone.layer import BoneLinear
 from torch import nn
 
 
 def peft_lora(base: nn.Linear, rank: int) -> nn.Module:
+    import_transformers()  # peft imports transformers, which imports torchvision when installed
     from peft import LoraConfig
     from peft.tuners.lora.layer import Linear
 
@@ -40,6 +40,7 @@ def frozen_base(layer: nn.Module) -> nn.Module:
 
 
 def peft_miss(base: nn.Linear, r: int, variant: str) -> nn.Module:
+    import_transformers()
     from peft import MissConfig
     from peft.tuners.miss.layer import MissLinear
 
@@ -83,40 +84,10 @@ def median_seconds(modules: dict[str, nn.Module], x: torch.Tensor, rounds: int) 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence the profiler's start/stop lines, which the C++ side writes straight to fd 2."""
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
 def peak_bytes(module: nn.Module, x: torch.Tensor) -> int:
-    """Peak of live tensor memory during one forward+backward, above what existed before it."""
+    """Peak of tensor memory during one forward+backward, above what existed before it."""
     step(module, x)  # warm: gradients allocated once, so every variant starts from the same state
-    if x.is_cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        start = torch.cuda.memory_allocated()
-        step(module, x)
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - start
-    from torch.profiler import ProfilerActivity, profile
-
-    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step(module, x)
-    deltas = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events() if e.cpu_memory_usage)
-    live = peak = 0
-    for _, delta in deltas:
-        live += delta
-        peak = max(peak, live)
-    return peak
+    return peak_memory(lambda: step(module, x), x.device)
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import argparse
 
 import torch
 from measure import best_time, peak_memory
+from paperzoo.compat import import_transformers
 from paperzoo_contrastive_search.decoding import contrastive_search, greedy_search
-from transformers import GenerationMixin, GPT2Config, GPT2LMHeadModel
 
 
 def main() -> None:
@@ -33,6 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    transformers = import_transformers()  # works beside a torchvision without its C++ operators
+    GPT2Config, GPT2LMHeadModel = transformers.GPT2Config, transformers.GPT2LMHeadModel
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     config = GPT2Config(
@@ -53,7 +55,7 @@ def main() -> None:
         "contrastive (cache)": lambda: contrastive_search(model, ids, **kw),
         "contrastive (no cache)": lambda: contrastive_search(model, ids, use_cache=False, **kw),
     }
-    if hasattr(GenerationMixin, "_contrastive_search"):
+    if hasattr(transformers.GenerationMixin, "_contrastive_search"):
         mask = torch.ones_like(ids)
         methods["transformers contrastive"] = lambda: model.generate(
             ids,

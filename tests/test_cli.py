@@ -42,6 +42,20 @@ def test_config_mistakes_give_one_line_exit_2_and_write_nothing(config_file, tmp
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["lst"], "error: No such command 'lst'. Did you mean 'list'?"),
+        (["list", "--knd", "x"], "error: No such option: --knd"),
+        (["info", "sgdd"], "error: unknown 'sgdd'. Did you mean 'sgd'?"),
+    ],
+)
+def test_command_line_mistakes_give_one_line_exit_2(args, expected):
+    result = registry(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [expected]
+
+
 def test_validate_checks_without_training(config_file, tmp_path):
     assert registry("validate", str(config_file)).returncode == 0
     bad = registry("validate", str(config_file), "optimizer.momentum=[1, 2]")

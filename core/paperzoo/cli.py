@@ -92,7 +92,7 @@ def plugins(as_json: bool = typer.Option(False, "--json")) -> None:
         status = p["status"] + (f": {p['error']}" if p["error"] else "")
         typer.echo(
             f"{p['name']:<24} {p['distribution'] or '-':<28} {p['version'] or '-':<10} "
-            f"{p['components']:>3} components  {status}"
+            f"{p['components']:>3} component{'s' if p['components'] != 1 else ' '}  {status}"
         )
 
 
@@ -254,14 +254,14 @@ def main() -> None:
         sys.exit(code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
+        # A command-line usage error (unknown command or option, bad value) of click, or of the copy
+        # of click that recent typer releases bundle: both carry exit code 2 and format_message().
+        if getattr(exc, "exit_code", None) == 2 and callable(getattr(exc, "format_message", None)):
             typer.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
         if debug:
             raise
         typer.echo(f"error while running: {type(exc).__name__}: {exc} (--debug for the traceback)", err=True)

@@ -31,6 +31,9 @@ def config_file(tmp_path):
             "evaluators.0.name: unknown evaluator 'acuracy'. Did you mean 'accuracy'?",
         ),
         ("sed=1", "sed: unknown key 'sed'. Did you mean 'seed'?"),
+        # values only a component's constructor can judge
+        ("optimizer.lr=-1", "optimizer: Invalid learning rate: -1.0"),
+        ("trainer.grad_accum=3", "trainer: batch_size must be a positive multiple of grad_accum"),
     ],
 )
 def test_config_mistakes_give_one_line_exit_2_and_write_nothing(config_file, tmp_path, override, expected):
@@ -40,6 +43,15 @@ def test_config_mistakes_give_one_line_exit_2_and_write_nothing(config_file, tmp
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert lines[0].startswith(f"error: {config_file}: {expected}")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("override", ["optimizer.lr=-1", "trainer.grad_accum=3"])
+def test_validate_builds_components_to_judge_their_values(config_file, override):
+    checked, ran = (
+        registry("validate", str(config_file), override),
+        registry("run", str(config_file), override),
+    )
+    assert checked.returncode == ran.returncode == 2 and checked.stderr == ran.stderr
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ def validate(
     overrides: list[str] | None = typer.Argument(None, help="dotted.path=value overrides."),
     plugin_file: list[Path] = typer.Option([], "--plugin", help="Also load a plugin from a Python file."),
 ) -> None:
-    """Check a config completely (names, params, types, model, patches) without training."""
+    """Check a config completely (names, params, types, values, patches) by building it, without training."""
     from .engine import plan
 
     STATE["plugins"] = plugin_file
@@ -126,15 +126,13 @@ def validate(
 
 
 def _check_buildable(p, file: str) -> None:
-    """Build the model and apply patches (cheap, and catches a patch that matches nothing)."""
-    from .engine import _build, build_model
+    """Build every component but the data (loading it is the slow part) without training: catches
+    what only a constructor can tell (a value out of range, a patch that matches nothing)."""
+    from .engine import build_components
     from .errors import ConfigError
-    from .patches import apply_patches
 
-    model = build_model(p)
-    checked = dict(zip(map(id, p.config.patches), p.patches))
     try:
-        apply_patches(model, p.config.patches, lambda patch, module: _build(checked[id(patch)], module))
+        build_components(p, with_data=False)
     except ConfigError as exc:
         raise exc.at(file=file) from None
 

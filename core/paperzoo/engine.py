@@ -39,6 +39,7 @@ class Checked:
     spec: ComponentSpec | None
     name: str
     params: dict[str, Any]
+    path: str = ""
 
 
 def _check(ref: ComponentRef, kind: str, path: str, runtime_args: int) -> Checked:
@@ -54,7 +55,7 @@ def _check(ref: ComponentRef, kind: str, path: str, runtime_args: int) -> Checke
         params = validate(target, ref.params, runtime_args=runtime_args)
     except ConfigError as exc:
         raise exc.at(prefix=path) from None
-    return Checked(spec, ref.name, params)
+    return Checked(spec, ref.name, params, path)
 
 
 @dataclass
@@ -126,9 +127,34 @@ def seed_everything(seed: int) -> None:
 
 
 def _build(checked: Checked, *args: Any) -> Any:
+    """Construct a checked component; a ``ValueError`` its constructor raises on the given params
+    (``alpha must lie in [0, 1]``) is a config mistake at the component's path."""
     from .api import import_target
 
-    return import_target(checked.spec)(*args, **checked.params)
+    target = import_target(checked.spec)
+    try:
+        return target(*args, **checked.params)
+    except ValueError as exc:
+        raise ConfigError(str(exc), checked.path) from None
+
+
+def build_components(p: Plan, with_data: bool = True) -> tuple[Any, Any, Any, Any, Any, Any, dict[str, Any]]:
+    """Data (``None`` unless ``with_data``), model (patched), optimizer factory, optimizer, schedule,
+    trainer and evaluators (by the name their metrics take), built in that order from the run's seed."""
+    from .patches import apply_patches
+
+    seed_everything(p.config.seed)
+    data = _build(p.data) if with_data else None
+    model = build_model(p)
+    checked_patches = dict(zip(map(id, p.config.patches), p.patches))
+    apply_patches(model, p.config.patches, lambda patch, module: _build(checked_patches[id(patch)], module))
+    make_optimizer = make_optimizer_factory(p) if p.optimizer is not None else None
+    optimizer, scheduler = (
+        make_optimizer([q for q in model.parameters() if q.requires_grad]) if make_optimizer else (None, None)
+    )
+    trainer = _build(p.trainer)
+    evaluators = {key: _build(c) for key, c in zip(evaluator_keys(p.evaluators), p.evaluators)}
+    return data, model, make_optimizer, optimizer, scheduler, trainer, evaluators
 
 
 def build_model(p: Plan) -> Any:
@@ -186,7 +212,6 @@ def execute(
     """Validate, build and train. Returns the trainer's summary (with ``run_dir``)."""
     import torch.distributed as dist
 
-    from .patches import apply_patches
     from .trainer import Run
 
     p = plan(raw, file)
@@ -197,22 +222,10 @@ def execute(
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     is_main = not distributed or dist.get_rank() == 0
 
-    seed_everything(p.config.seed)
-    data = _build(p.data)
-    model = build_model(p)
-    checked_patches = dict(zip(map(id, p.config.patches), p.patches))
     try:
-        apply_patches(
-            model, p.config.patches, lambda patch, module: _build(checked_patches[id(patch)], module)
-        )
+        data, model, make_optimizer, optimizer, scheduler, trainer, evaluators = build_components(p)
     except ConfigError as exc:
         raise exc.at(file=file) from None
-    make_optimizer = make_optimizer_factory(p) if p.optimizer is not None else None
-    optimizer, scheduler = (
-        make_optimizer([q for q in model.parameters() if q.requires_grad]) if make_optimizer else (None, None)
-    )
-    trainer = _build(p.trainer)
-    evaluators = {key: _build(c) for key, c in zip(evaluator_keys(p.evaluators), p.evaluators)}
 
     if resume_dir is not None:
         path = Path(resume_dir)

@@ -2,14 +2,15 @@
 
 The model is a VGG-style network of 3x3 convolutions, each followed by BatchNorm (9.4M parameters;
 every conv weight is scale-invariant, so the projection path is exercised), with a linear head.
-Each measurement runs in its own subprocess:
+Both implementations get the same model, data and gradients (one backward pass, then two warm-up
+steps that allocate the optimizer state). Measured with ``benchmarks/measure.py``:
 
-* time: the median wall time of ``optimizer.step()`` over 15 steps, with a fresh backward pass
-  (not timed) before each;
-* memory: the peak a step needs beyond parameters, gradients and optimizer state (equal for
-  both), i.e. its temporaries. On CPU, the high-water mark of the resident set over three steps
-  minus the resident set after the first step, with glibc told to return freed blocks at once;
-  on CUDA, ``torch.cuda.max_memory_allocated`` minus the allocated memory after the first step.
+* time: ``best_time`` of ``optimizer.step()``, the best of ``--steps`` steps after a warm-up step
+  (process CPU time on CPU, wall time on CUDA);
+* memory: ``peak_memory`` of one step, i.e. the peak of tensor memory the step allocates beyond
+  parameters, gradients and optimizer state (equal for both): its temporaries.
+
+Printed as ratios ours / ``adamp`` (below 1 means ours is faster or smaller).
 
 Run: ``python benchmarks/bench_adamp.py [--device cuda] [--steps 15] [--threads 1]``.
 """
@@ -17,20 +18,17 @@ Run: ``python benchmarks/bench_adamp.py [--device cuda] [--steps 15] [--threads 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import statistics
-import subprocess
-import sys
-import time
+from collections.abc import Iterable
+
+import torch
+from measure import best_time, peak_memory
+from torch import nn
 
 
-def build_model(width: int = 64):
+def build_model(width: int = 64) -> nn.Sequential:
     """Conv-BN-ReLU blocks: 2 at each of widths w, 2w, 4w, 8w, then 2 more at 8w (~9.4M params at w=64)."""
-    from torch import nn
-
-    layers, cin = [], 3
+    layers: list[nn.Module] = []
+    cin = 3
     for cout in [width, width, 2 * width, 2 * width, 4 * width, 4 * width] + [8 * width] * 4:
         layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
         cin = cout
@@ -38,7 +36,7 @@ def build_model(width: int = 64):
     return nn.Sequential(*layers)
 
 
-def make_optimizer(impl: str, name: str, params):
+def make_optimizer(impl: str, name: str, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     kwargs = {
         "adamp": dict(lr=1e-3, weight_decay=1e-2),
         "sgdp": dict(lr=0.1, momentum=0.9, weight_decay=1e-4),
@@ -51,102 +49,46 @@ def make_optimizer(impl: str, name: str, params):
     return {"adamp": AdamP, "sgdp": SGDP}[name](params, **kwargs[name])
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def setup(impl: str, name: str, device: str, threads: int):
-    import torch
-
-    torch.set_num_threads(threads)
+def ready_optimizer(impl: str, name: str, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """A model with gradients and an optimizer whose state is already allocated."""
     torch.manual_seed(0)
     model = build_model().to(device)
     x, y = torch.randn(8, 3, 8, 8, device=device), torch.randint(0, 10, (8,), device=device)
     opt = make_optimizer(impl, name, model.parameters())
-
-    def backward():
-        opt.zero_grad(set_to_none=False)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-
-    return model, opt, backward
-
-
-def time_worker(impl: str, name: str, device: str, steps: int, threads: int) -> dict:
-    """Median wall time of ``opt.step()``, a fresh backward pass before each step (not timed)."""
-    import torch
-
-    model, opt, backward = setup(impl, name, device, threads)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    times = []
-    for _ in range(steps + 1):
-        backward()
-        sync()
-        start = time.perf_counter()
+    nn.functional.cross_entropy(model(x), y).backward()
+    for _ in range(2):
         opt.step()
-        sync()
-        times.append(time.perf_counter() - start)
-    n_params = sum(p.numel() for p in model.parameters())
-    return {"median_s": statistics.median(times[1:]), "params": n_params}
+    return model, opt
 
 
-def memory_worker(impl: str, name: str, device: str, steps: int, threads: int) -> dict:
-    """Peak memory a step needs beyond parameters, gradients and optimizer state: the high-water
-    mark over a few steps (same gradients) minus what is held after the first step."""
-    import torch
-
-    model, opt, backward = setup(impl, name, device, threads)
-    backward()
-    opt.step()  # allocates the optimizer state
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = rss_bytes()
-    for _ in range(3):
-        opt.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return {"peak_bytes": max(peak, 0)}
-
-
-def run(mode: str, impl: str, name: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--worker", mode, impl, name]
-    cmd += ["--device", args.device, "--steps", str(args.steps), "--threads", str(args.threads)]
-    env = dict(os.environ)
-    if mode == "memory":
-        # glibc then returns every freed block above 64 KiB to the system at once, so the resident
-        # set follows the live tensors and its high-water mark is the peak of the step.
-        env.update(MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def measure_step(impl: str, name: str, device: torch.device, steps: int) -> tuple[float, int, int]:
+    """Best step time (s), peak bytes of one step, and the number of parameters."""
+    model, opt = ready_optimizer(impl, name, device)
+    seconds = best_time(opt.step, device, steps)
+    peak = peak_memory(opt.step, device)
+    return seconds, peak, sum(p.numel() for p in model.parameters())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=15, help="timed steps (the best one counts)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--worker", nargs=3, metavar=("MODE", "IMPL", "NAME"))
     args = parser.parse_args()
-    if args.worker:
-        mode, impl, name = args.worker
-        worker = time_worker if mode == "time" else memory_worker
-        print(json.dumps(worker(impl, name, args.device, args.steps, args.threads)))
-        return
-    print(f"device={args.device} threads={args.threads} steps={args.steps}")
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"device={device} threads={args.threads} best of {args.steps} steps")
     for name in ("adamp", "sgdp"):
-        t_ours, t_ref = (run("time", impl, name, args) for impl in ("ours", "reference"))
-        m_ours, m_ref = (run("memory", impl, name, args) for impl in ("ours", "reference"))
+        t_ours, m_ours, n_params = measure_step("ours", name, device, args.steps)
+        t_ref, m_ref, _ = measure_step("reference", name, device, args.steps)
         print(
-            f"{name} ({t_ours['params'] / 1e6:.1f}M params): step {t_ours['median_s'] * 1e3:.1f} ms "
-            f"vs adamp 0.3.0 {t_ref['median_s'] * 1e3:.1f} ms, speedup x{t_ref['median_s'] / t_ours['median_s']:.2f}"
-            f" | step peak memory beyond params/grads/state {m_ours['peak_bytes'] / 2**20:.1f} MiB vs "
-            f"{m_ref['peak_bytes'] / 2**20:.1f} MiB, ratio ours/ref {m_ours['peak_bytes'] / max(m_ref['peak_bytes'], 1):.2f}"
+            f"{name} ({n_params / 1e6:.1f}M params): step {t_ours * 1e3:.1f} ms vs adamp 0.3.0 "
+            f"{t_ref * 1e3:.1f} ms | step peak memory beyond params/grads/state {m_ours / 2**20:.1f} MiB "
+            f"vs {m_ref / 2**20:.1f} MiB"
+        )
+        print(
+            f"  ratio ours/adamp ({name}): time {t_ours / t_ref:.2f}, "
+            f"peak memory {m_ours / max(m_ref, 1):.2f}"
         )
 
 

@@ -8,9 +8,12 @@ The masks add one weight-sized tensor and two elementwise multiplies per step; w
 optimizer step itself also gets slower, because the second moment of every pruned weight is exactly
 zero and the CPU square root in PyTorch is markedly slower on zeros.
 
-Prints time per step and peak memory (building the model, optimizer and masks, then training; CUDA:
-``max_memory_allocated``, CPU: the ``torch.profiler`` memory timeline), and masked / dense ratios;
-then the temporaries of one pruning round (a sort over all prunable weights, once per round).
+Prints time per step, peak memory and masked / dense ratios; then the temporaries of one pruning
+round (a sort over all prunable weights, once per round). Time: the median over ``--repeats`` runs of
+``--steps`` steps, dense and masked runs interleaved so that a drift in machine load affects both alike;
+process CPU time on CPU, wall time on CUDA. Memory: ``peak_memory`` from ``benchmarks/measure.py`` of
+building the model, optimizer and masks, then 5 training steps (the peak of tensor memory allocated,
+from the CUDA allocator or the CPU profiler).
 
     python benchmarks/bench_lottery_ticket.py [--steps 200] [--device cpu]
 """
@@ -18,19 +21,17 @@ then the temporaries of one pruning round (a sort over all prunable weights, onc
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import tempfile
 import time
-import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
+from measure import peak_memory, sync
 from paperzoo.builtins.layers import MLP
 from paperzoo_lottery_ticket.masks import magnitude_prune, pools, prunable_weights
 from paperzoo_lottery_ticket.trainer import MaskEnforcer
+from torch import nn
 
 
 def ticket_masks(device: torch.device) -> list[torch.Tensor]:
@@ -45,7 +46,12 @@ def ticket_masks(device: torch.device) -> list[torch.Tensor]:
     return masks
 
 
-def build(masks: list[torch.Tensor] | None, device: torch.device, optimizer: str = "adam"):
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def build(
+    masks: list[torch.Tensor] | None, device: torch.device, optimizer: str = "adam"
+) -> tuple[nn.Module, torch.optim.Optimizer, SimpleNamespace | None]:
     """Model, optimizer and (when masked) a trainer-shaped holder of the 0/1 masks the callback uses."""
     torch.manual_seed(0)
     model = MLP(784, 10, hidden=[300, 100]).to(device)
@@ -66,7 +72,9 @@ def build(masks: list[torch.Tensor] | None, device: torch.device, optimizer: str
     return model, opt, holder
 
 
-def train_steps(model, opt, holder, batches, n: int) -> None:
+def train_steps(
+    model: nn.Module, opt: torch.optim.Optimizer, holder: SimpleNamespace | None, batches: Batches, n: int
+) -> None:
     enforcer = MaskEnforcer()
     for i in range(n):
         x, y = batches[i % len(batches)]
@@ -79,45 +87,25 @@ def train_steps(model, opt, holder, batches, n: int) -> None:
             enforcer.on_step_end(holder, 0.0)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_per_step(masks, device: torch.device, batches, steps: int, repeats: int, optimizer: str) -> float:
+def time_per_step(
+    masks: list[torch.Tensor] | None,
+    device: torch.device,
+    batches: Batches,
+    steps: int,
+    repeats: int,
+    optimizer: str,
+) -> float:
     model, opt, holder = build(masks, device, optimizer)
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     train_steps(model, opt, holder, batches, 20)  # warm-up
     times = []
     for _ in range(repeats):
         sync(device)
-        start = time.perf_counter()
+        start = clock()
         train_steps(model, opt, holder, batches, steps)
         sync(device)
-        times.append((time.perf_counter() - start) / steps)
+        times.append((clock() - start) / steps)
     return statistics.median(times)
-
-
-def peak_memory(work, device: torch.device) -> float:
-    """Peak bytes allocated while ``work()`` runs (tensors it creates; inputs made before are not counted)."""
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        work()
-        sync(device)
-        return torch.cuda.max_memory_allocated(device) - base
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(
-        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
-    ) as prof:
-        work()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "timeline.json"
-        prof.export_memory_timeline(str(path), device="cpu")
-        _, sizes = json.loads(path.read_text())
-    return float(max(sum(row) for row in sizes))
 
 
 def main() -> None:

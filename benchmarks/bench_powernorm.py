@@ -1,15 +1,18 @@
 """PowerNorm against nn.LayerNorm and nn.BatchNorm1d on transformer-shaped (batch, tokens, features) inputs.
 
-Prints forward+backward time and activation memory (bytes saved for backward; peak allocated memory on
-CUDA) of each norm as a ratio to LayerNorm. Run: ``python benchmarks/bench_powernorm.py``.
+Prints forward+backward time and peak memory of each norm, and their ratios to LayerNorm, measured
+with ``benchmarks/measure.py``: time is ``best_time`` (the best of ``reps`` passes after a warm-up
+pass; process CPU time on CPU, wall time on CUDA), memory is ``peak_memory`` of one pass (the peak of
+tensor memory it allocates: output, activations saved for backward, gradients and temporaries; the
+input and the output gradient are made before). Run: ``python benchmarks/bench_powernorm.py``.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
+from functools import partial
 
 import torch
+from measure import best_time, peak_memory
 from paperzoo_powernorm.power_norm import PowerNorm
 from torch import nn
 
@@ -27,48 +30,11 @@ class TokenBatchNorm(nn.Module):
         return self.bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
 
-def _step(norm: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+def step(norm: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    """One forward and backward pass; the gradients are released afterwards."""
     norm(x).backward(grad)
-
-
-def time_fwd_bwd(norm: nn.Module, x: torch.Tensor, reps: int) -> float:
-    grad = torch.randn_like(x)
-    for _ in range(3):
-        _step(norm, x, grad)
-    times = []
-    for _ in range(reps):
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        _step(norm, x, grad)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def saved_bytes(norm: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the distinct tensors autograd keeps for the backward pass."""
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = norm(x)
-    out.sum().backward()
-    return sum(seen.values())
-
-
-def peak_cuda_bytes(norm: nn.Module, x: torch.Tensor) -> int:
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    norm(x).sum().backward()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - base
+    x.grad = None
+    norm.zero_grad(set_to_none=True)
 
 
 def main() -> None:
@@ -77,13 +43,12 @@ def main() -> None:
     if device.type == "cpu":
         torch.set_num_threads(1)
     reps = 50 if device.type == "cuda" else 10
-    memory = peak_cuda_bytes if device.type == "cuda" else saved_bytes
-    memory_name = "peak memory" if device.type == "cuda" else "bytes saved for backward (input included)"
-    print(f"device={device}, torch={torch.__version__}; times are medians of {reps} forward+backward passes")
-    print(f"ratios are to nn.LayerNorm; memory is {memory_name}")
-    print(f"{'shape (B, T, C)':>18} {'norm':>22} {'ms':>8} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}")
+    print(f"device={device}, torch={torch.__version__}; times are the best of {reps} forward+backward passes")
+    print("ratios are to nn.LayerNorm; memory is the peak of one forward+backward pass")
+    print(f"{'shape (B, T, C)':>18} {'norm':>26} {'ms':>8} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}")
     for shape in SHAPES:
         x = torch.randn(shape, device=device, requires_grad=True)
+        grad = torch.randn_like(x)
         c = shape[-1]
         norms = {
             "LayerNorm": nn.LayerNorm(c),
@@ -93,12 +58,12 @@ def main() -> None:
         }
         results = {}
         for name, norm in norms.items():
-            norm = norm.to(device).train()
-            results[name] = (time_fwd_bwd(norm, x, reps), memory(norm, x))
+            work = partial(step, norm.to(device).train(), x, grad)
+            results[name] = (best_time(work, device, reps), peak_memory(work, device))
         ln_time, ln_mem = results["LayerNorm"]
         for name, (seconds, mem) in results.items():
             print(
-                f"{str(shape):>18} {name:>22} {seconds * 1e3:8.3f} {seconds / ln_time:10.2f} "
+                f"{str(shape):>18} {name:>26} {seconds * 1e3:8.3f} {seconds / ln_time:10.2f} "
                 f"{mem / 2**20:8.2f} {mem / max(ln_mem, 1):9.2f}"
             )
 

@@ -3,8 +3,9 @@
 Three task vectors of a ~10M-parameter transformer-shaped state dict, merged with k (density) = 0.2.
 PEFT merges one tensor at a time (``peft.utils.merge_utils.ties`` per weight), which is our
 ``scope="tensor"``; ``scope="model"`` is the paper's trim over the whole flattened task vector.
-Time: best of several runs on one thread. Peak memory: the growth of the peak resident set size of a
-fresh process while it merges (inputs already built), so it counts every temporary.
+Measured on one CPU thread with ``benchmarks/measure.py``: time is ``best_time`` (the best of
+``REPEATS`` merges after a warm-up, process CPU time); memory is ``peak_memory`` of one merge (the peak
+of tensor memory it allocates, the merged output included, the inputs built before it not).
 
 Run: ``python benchmarks/bench_ties_merging.py`` (needs the plugin and peft installed).
 """
@@ -13,17 +14,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import torch
+from measure import best_time, peak_memory
 
 DENSITY, N_TASKS, REPEATS = 0.2, 3, 3
+TaskVector = dict[str, torch.Tensor]
 
 
-def peft_merge_utils():
+def peft_merge_utils() -> ModuleType:
     """``peft/utils/merge_utils.py`` on its own (pure torch; importing ``peft`` pulls in transformers)."""
     spec = importlib.util.find_spec("peft")
     path = Path(spec.submodule_search_locations[0]) / "utils" / "merge_utils.py"
@@ -33,7 +35,7 @@ def peft_merge_utils():
     return module
 
 
-def task_vectors(seed: int = 0) -> list[dict[str, torch.Tensor]]:
+def task_vectors(seed: int = 0) -> list[TaskVector]:
     """Shapes of a 5-layer, width-384 transformer with a 3,000-token embedding: ~10.0M parameters."""
     d, layers, vocab = 384, 5, 3000
     shapes = {"embed": (vocab, d), "final_norm.weight": (d,), "final_norm.bias": (d,)}
@@ -45,13 +47,12 @@ def task_vectors(seed: int = 0) -> list[dict[str, torch.Tensor]]:
         shapes[f"{i}.mlp.down.weight"], shapes[f"{i}.mlp.down.bias"] = (d, 4 * d), (d,)
         shapes[f"{i}.norm1.weight"], shapes[f"{i}.norm2.weight"] = (d,), (d,)
     g = torch.Generator().manual_seed(seed)
-    # filled in place, so building the inputs leaves no temporary peak behind
     return [
         {n: torch.empty(s).normal_(0.0, 1e-3, generator=g) for n, s in shapes.items()} for _ in range(N_TASKS)
     ]
 
 
-def methods():
+def methods() -> dict[str, Callable[[list[TaskVector]], object]]:
     from paperzoo_ties_merging.merge import task_arithmetic, ties_merge
 
     peft = peft_merge_utils()
@@ -67,39 +68,18 @@ def methods():
     }
 
 
-def peak_rss_growth(name: str) -> float:
-    """MiB by which the peak RSS of a fresh process grows while it runs one merge."""
-    here = str(Path(__file__).parent)
-    code = (
-        f"import resource, sys, torch; sys.path.insert(0, {here!r}); import bench_ties_merging as b; "
-        f"torch.set_num_threads(1); tvs = b.task_vectors(); f = b.methods()[{name!r}]; "
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; out = f(tvs); "
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
-    )
-    return float(
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    )
-
-
 def main() -> None:
     torch.set_num_threads(1)
-    # memory first: a child starts from its parent's peak RSS, so the parent must still be small
-    memory = {name: peak_rss_growth(name) for name in methods()}
+    device = torch.device("cpu")
     tvs = task_vectors()
     n_params = sum(v.numel() for v in tvs[0].values())
     print(
         f"{N_TASKS} task vectors of {n_params / 1e6:.1f}M parameters ({len(tvs[0])} tensors), k = {DENSITY}"
     )
-    seconds = {}
+    seconds, memory = {}, {}
     for name, fn in methods().items():
-        fn(tvs)  # warm-up
-        best = float("inf")
-        for _ in range(REPEATS):
-            start = time.perf_counter()
-            fn(tvs)
-            best = min(best, time.perf_counter() - start)
-        seconds[name] = best
-    for name in seconds:
+        seconds[name] = best_time(lambda f=fn: f(tvs), device, REPEATS)
+        memory[name] = peak_memory(lambda f=fn: f(tvs), device) / 2**20
         print(f"  {name:22s} {seconds[name] * 1e3:8.1f} ms   peak +{memory[name]:7.1f} MiB")
     pairs = [
         ("ours_ties_tensor", "peft_ties"),

@@ -58,17 +58,21 @@ def peak_memory(work: Callable[[], object], device: torch.device) -> int:
         work()
         sync(device)
         return torch.cuda.max_memory_allocated(device) - start
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import DeviceType, ProfilerActivity, profile
 
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         work()
-    # Allocations (+) and releases (-) in time order, each counted once, in the innermost op that made
-    # it (``self_``: an op's own ``cpu_memory_usage`` includes its children's); the running sum is the
-    # live memory.
-    events = prof.events()
-    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in events if e.self_cpu_memory_usage)
+    # Every allocation (+) and release (-) as the allocator recorded it, in time order; the running
+    # sum is the live memory. These raw records sit under ``kineto_results`` (torch pinned in
+    # constraints.txt): the per-op ``cpu_memory_usage`` totals of the public events net an op's frees
+    # against its allocations at the op's start, hiding temporaries (an optimizer step reads as 0).
+    records = sorted(
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and e.device_type() == DeviceType.CPU
+    )
     live = peak = 0
-    for _, delta in deltas:
+    for _, delta in records:
         live += delta
         peak = max(peak, live)
     return peak

@@ -22,8 +22,8 @@ trims every tensor separately (what ``peft.utils.merge_utils.ties`` does when ca
 Memory: steps 2-4 are element-wise, so a merge runs one parameter tensor at a time on an
 ``(n_tasks, numel)`` block; only the model-scope trim threshold needs a whole task vector, one task
 at a time (the flattened vector, its magnitudes and the threshold search's workspace: about three
-flattened task vectors beyond the inputs and the output, measured with 3 tasks, whatever
-``n_tasks``). ``scope="tensor"`` needs only per-tensor blocks.
+flattened task vectors beyond the inputs and the output, measured with 3 tasks).
+``scope="tensor"`` needs only per-tensor blocks.
 """
 
 from __future__ import annotations

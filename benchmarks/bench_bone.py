@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
-from measure import peak_memory
+from measure import interleaved_medians, peak_memory
 from paperzoo.compat import import_transformers
 from paperzoo_bone.layer import BoneLinear
 from torch import nn
@@ -67,23 +65,6 @@ def step(module: nn.Module, x: torch.Tensor) -> None:
     module(x).square().mean().backward()
 
 
-def median_seconds(modules: dict[str, nn.Module], x: torch.Tensor, rounds: int) -> dict[str, float]:
-    """Median forward+backward time of each module, measured round-robin so that a change in machine
-    load during the run affects every module alike."""
-    for module in modules.values():
-        for _ in range(3):
-            step(module, x)
-    times: dict[str, list[float]] = {name: [] for name in modules}
-    for _ in range(rounds):
-        for name, module in modules.items():
-            t0 = time.perf_counter()
-            step(module, x)
-            if x.is_cuda:
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def peak_bytes(module: nn.Module, x: torch.Tensor) -> int:
     """Peak of tensor memory during one forward+backward, above what existed before it."""
     step(module, x)  # warm: gradients allocated once, so every variant starts from the same state
@@ -113,7 +94,9 @@ def main() -> None:
         f"lora r={args.r // 2} (peft)": lambda: peft_lora(copy.deepcopy(base), args.r // 2),
     }
     modules = {name: build().to(device).train() for name, build in builders.items()}
-    timing = median_seconds(modules, x, args.repeats)
+    timing = interleaved_medians(
+        {name: (lambda m=m: step(m, x)) for name, m in modules.items()}, device, args.repeats, warmup=3
+    )
     results = {}
     print(
         f"Linear {args.features}x{args.features}, {args.tokens} tokens, r={args.r}, {device}, "

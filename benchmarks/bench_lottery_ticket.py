@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
-from measure import peak_memory, sync
+from measure import peak_memory, seconds
 from paperzoo.builtins.layers import MLP
 from paperzoo_lottery_ticket.masks import magnitude_prune, pools, prunable_weights
 from paperzoo_lottery_ticket.trainer import MaskEnforcer
@@ -96,15 +95,12 @@ def time_per_step(
     optimizer: str,
 ) -> float:
     model, opt, holder = build(masks, device, optimizer)
-    clock = time.perf_counter if device.type == "cuda" else time.process_time
     train_steps(model, opt, holder, batches, 20)  # warm-up
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        start = clock()
+
+    def run() -> None:
         train_steps(model, opt, holder, batches, steps)
-        sync(device)
-        times.append((clock() - start) / steps)
+
+    times = [seconds(run, device) / steps for _ in range(repeats)]
     return statistics.median(times)
 
 

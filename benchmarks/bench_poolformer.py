@@ -13,11 +13,9 @@ ours / timm's (below 1 means ours is faster or smaller).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from measure import peak_memory, sync
+from measure import interleaved_medians, peak_memory
 from paperzoo.compat import import_timm
 from paperzoo_poolformer.variants import poolformer_s12
 
@@ -26,15 +24,6 @@ def step(model: torch.nn.Module, x: torch.Tensor) -> None:
     """One forward and backward pass; the gradients are released afterwards."""
     model(x).sum().backward()
     model.zero_grad(set_to_none=True)
-
-
-def step_time(model: torch.nn.Module, x: torch.Tensor) -> float:
-    clock = time.perf_counter if x.device.type == "cuda" else time.process_time
-    sync(x.device)
-    start = clock()
-    step(model, x)
-    sync(x.device)
-    return clock() - start
 
 
 def main() -> None:
@@ -55,13 +44,9 @@ def main() -> None:
     models = {"ours": ours, "timm": ref}
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
 
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for model in models.values():
-        step_time(model, x)  # warm-up
-    for _ in range(args.repeats):
-        for name, model in models.items():
-            times[name].append(step_time(model, x))
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = interleaved_medians(
+        {name: (lambda m=m: step(m, x)) for name, m in models.items()}, device, args.repeats
+    )
     peak = {name: peak_memory(lambda m=model: step(m, x), device) for name, model in models.items()}
 
     print(

@@ -1,6 +1,7 @@
 """Timing and peak-memory helpers shared by the benchmark scripts (``from measure import ...``).
 
-Time: best of ``repeats`` runs after a warm-up; on a CPU the process's CPU time (with one thread the
+Time: best of ``repeats`` runs after a warm-up (or, to compare methods on a busy machine, the
+median of interleaved rounds); on a CPU the process's CPU time (with one thread the
 wall time of an idle machine, and unaffected by other jobs on a shared one), on a GPU the wall time.
 Memory: the peak of tensor memory allocated while the work runs, above what was live before it; on a
 GPU from the allocator's statistics, on a CPU from the profiler's allocation events.
@@ -9,6 +10,7 @@ GPU from the allocator's statistics, on a CPU from the profiler's allocation eve
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -21,18 +23,35 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def seconds(work: Callable[[], object], device: torch.device) -> float:
+    """Time of one call of ``work()``: process CPU time on CPU, wall time on a GPU."""
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    sync(device)
+    start = clock()
+    work()
+    sync(device)
+    return clock() - start
+
+
 def best_time(work: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
     """Seconds of the fastest of ``repeats`` calls of ``work()``, after one warm-up call."""
-    clock = time.perf_counter if device.type == "cuda" else time.process_time
     work()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        start = clock()
-        work()
-        sync(device)
-        times.append(clock() - start)
-    return min(times)
+    return min(seconds(work, device) for _ in range(repeats))
+
+
+def interleaved_medians(
+    works: dict[str, Callable[[], object]], device: torch.device, rounds: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median seconds of each of ``works``, timed round-robin (one call of each per round) so that a
+    change of machine load during the run affects every method alike."""
+    for work in works.values():
+        for _ in range(warmup):
+            work()
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(rounds):
+        for name, work in works.items():
+            times[name].append(seconds(work, device))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 @contextmanager

@@ -1,6 +1,11 @@
-"""Plugin lists for CI: ``all``, ``isolated`` (own tox env) and ``changed`` (touched recently)."""
+"""Plugin lists for CI: ``all``, ``isolated`` (tested in their own tox env) and ``shared`` (the rest).
 
-import subprocess
+Run: ``python .ci/plugins.py all|isolated|shared`` prints one slug per line. Which plugins' claims
+are due is ``python .ci/claims.py changed`` (a content hash against ``.ci/claims.lock``).
+"""
+
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
@@ -9,32 +14,29 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def all_plugins() -> list[str]:
-    return sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+def all_plugins(root: Path = ROOT) -> list[str]:
+    """Every folder of ``plugins/`` that holds a ``pyproject.toml``, sorted."""
+    return sorted(p.parent.name for p in (root / "plugins").glob("*/pyproject.toml"))
 
 
-def isolated() -> list[str]:
-    out = []
-    for slug in all_plugins():
-        meta = tomllib.loads((ROOT / "plugins" / slug / "pyproject.toml").read_text())
-        if meta.get("tool", {}).get("paperzoo", {}).get("isolated-tests"):
-            out.append(slug)
-    return out
+def is_isolated(slug: str, root: Path = ROOT) -> bool:
+    """Whether the plugin declares ``[tool.paperzoo] isolated-tests = true``."""
+    meta = tomllib.loads((root / "plugins" / slug / "pyproject.toml").read_text())
+    return bool(meta.get("tool", {}).get("paperzoo", {}).get("isolated-tests"))
 
 
-def changed(window: str = "4 hours ago") -> list[str]:
-    """Plugins touched by the commits of the last few hours (all of them when history is that young)."""
+def isolated(root: Path = ROOT) -> list[str]:
+    return [slug for slug in all_plugins(root) if is_isolated(slug, root)]
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    base = git("rev-list", "-1", f"--before={window}", "HEAD")
-    if not base:
-        return all_plugins()
-    files = git("diff", "--name-only", base, "HEAD").splitlines()
-    touched = {f.split("/")[1] for f in files if f.startswith("plugins/") and f.count("/") >= 2}
-    return [slug for slug in all_plugins() if slug in touched]
+def shared(root: Path = ROOT) -> list[str]:
+    """The plugins installed with their test extra into the one CI environment."""
+    return [slug for slug in all_plugins(root) if not is_isolated(slug, root)]
 
 
 if __name__ == "__main__":
-    print("\n".join({"all": all_plugins, "isolated": isolated, "changed": changed}[sys.argv[1]]()))
+    lists = {"all": all_plugins, "isolated": isolated, "shared": shared}
+    if len(sys.argv) != 2 or sys.argv[1] not in lists:
+        print(f"usage: python .ci/plugins.py {'|'.join(lists)}", file=sys.stderr)
+        sys.exit(2)
+    print("\n".join(lists[sys.argv[1]]()))

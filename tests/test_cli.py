@@ -33,7 +33,8 @@ def config_file(tmp_path):
         ("sed=1", "sed: unknown key 'sed'. Did you mean 'seed'?"),
         # values only a component's constructor can judge
         ("optimizer.lr=-1", "optimizer: Invalid learning rate: -1.0"),
-        ("trainer.grad_accum=3", "trainer: batch_size must be a positive multiple of grad_accum"),
+        # a constructor's ParamError points at the param itself
+        ("trainer.grad_accum=3", "trainer.grad_accum: 3 does not divide batch_size 64; accepted: a divisor"),
     ],
 )
 def test_config_mistakes_give_one_line_exit_2_and_write_nothing(config_file, tmp_path, override, expected):
@@ -41,7 +42,7 @@ def test_config_mistakes_give_one_line_exit_2_and_write_nothing(config_file, tmp
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert lines[0].startswith(f"error: {config_file}: {expected}")
+    assert lines[0].startswith(f"error: {config_file} (override {override}): {expected}")
     assert not (tmp_path / "runs").exists()
 
 

@@ -146,7 +146,7 @@ def test_two_processes_reach_the_single_process_loss(tmp_path):
         [REGISTRY_BIN, "run", str(path), "output.name=one"], capture_output=True, text=True, env=env
     )
     two = subprocess.run(
-        [REGISTRY_BIN, "run", str(path), "output.name=two", "--nproc", "2"],
+        [REGISTRY_BIN, "run", str(path), "output.name=two", "--nproc", "2", "--oversubscribe"],
         capture_output=True,
         text=True,
         env=env,

@@ -76,7 +76,15 @@ def render_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def md_cell(value: Any) -> str:
+    """``value`` as one Markdown table cell: ``|`` escaped (also inside code spans, as GitHub's tables
+    require) and line breaks turned into spaces, so a description cannot split or end its row."""
+    text = " ".join(str(value).splitlines())
+    return text.replace("|", "\\|")
+
+
 def write_pages(registry: Any, out: Path) -> int:
+    """One Markdown page per component of ``registry`` in ``out``, and an index; the number of pages."""
     out.mkdir(parents=True, exist_ok=True)
     index = ["# Components", "", "| name | kind | plugin | paper |", "|---|---|---|---|"]
     specs = registry.list()
@@ -89,10 +97,11 @@ def write_pages(registry: Any, out: Path) -> int:
         body += ["", "## Params", "", "| name | type | default | description |", "|---|---|---|---|"]
         for p in info["params"]:
             default = "required" if p["required"] else f"`{p['default']!r}`"
-            body.append(f"| `{p['name']}` | `{p['type']}` | {default} | {p['description']} |")
+            cells = [f"`{p['name']}`", f"`{p['type']}`", default, p["description"]]
+            body.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
         body += ["", "## Config", "", "```yaml", info["snippet"].rstrip(), "```", ""]
         page.write_text("\n".join(body))
-        paper = f"[{spec.paper.title}]({spec.paper.link})" if spec.paper else ""
-        index.append(f"| [`{spec.name}`]({page.name}) | {spec.kind} | {spec.plugin} | {paper} |")
+        paper = f"[{md_cell(spec.paper.title)}]({spec.paper.link})" if spec.paper else ""
+        index.append(f"| [`{spec.name}`]({page.name}) | {spec.kind} | {md_cell(spec.plugin)} | {paper} |")
     (out / "index.md").write_text("\n".join(index) + "\n")
     return len(specs)

@@ -1,8 +1,12 @@
 """The run engine: validate a config completely, then build data, model, patches, optimizer and
-schedule, trainer and evaluators, in that order, and hand them to the trainer."""
+schedule, trainer and evaluators, in that order, and hand them to the trainer.
+
+Nothing is written until every component is built and checked: only then is the run directory
+created (atomically, see :mod:`paperzoo.rundir`) and locked for as long as the run writes it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -14,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from . import __version__
+from . import __version__, rundir
 from .config import ComponentRef, RunConfig, parse
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, ParamError, UsageError, short
 from .registry import registry
 from .spec import ComponentSpec
 
@@ -106,7 +110,7 @@ def _check_model(ref: ComponentRef) -> Checked:
             check_model(ref.name, ref.params)
         except ConfigError as exc:
             raise exc.at(prefix="model") from None
-        return Checked(None, ref.name, ref.params)
+        return Checked(None, ref.name, ref.params, "model")
     return _check(ref, "layer", "model", 0)
 
 
@@ -127,15 +131,18 @@ def seed_everything(seed: int) -> None:
 
 
 def _build(checked: Checked, *args: Any) -> Any:
-    """Construct a checked component; a ``ValueError`` its constructor raises on the given params
-    (``alpha must lie in [0, 1]``) is a config mistake at the component's path."""
+    """Construct a checked component. A ``ParamError`` its constructor raises is a config mistake at
+    ``<path>.<param>``; any other ``ValueError`` (``alpha must lie in [0, 1]``) or a ``TypeError``
+    (a patch layer that cannot take the module it replaces) one at the component's path."""
     from .api import import_target
 
     target = import_target(checked.spec)
     try:
         return target(*args, **checked.params)
-    except ValueError as exc:
-        raise ConfigError(str(exc), checked.path) from None
+    except ParamError as exc:
+        raise ConfigError(exc.message, ".".join(p for p in (checked.path, exc.param) if p)) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(short(str(exc), quote=False, limit=300), checked.path) from None
 
 
 def build_components(p: Plan, with_data: bool = True) -> tuple[Any, Any, Any, Any, Any, Any, dict[str, Any]]:
@@ -154,14 +161,40 @@ def build_components(p: Plan, with_data: bool = True) -> tuple[Any, Any, Any, An
     )
     trainer = _build(p.trainer)
     evaluators = {key: _build(c) for key, c in zip(evaluator_keys(p.evaluators), p.evaluators)}
+    if optimizer is None and getattr(trainer, "requires_optimizer", False):
+        raise ConfigError(
+            f"the {p.trainer.name!r} trainer needs an optimizer; accepted: a registered optimizer, "
+            "e.g. {name: sgd, lr: 0.1}",
+            "optimizer",
+        )
+    if data is not None:
+        _check_splits(data, needs_val=bool(evaluators))
     return data, model, make_optimizer, optimizer, scheduler, trainer, evaluators
+
+
+def _check_splits(data: Any, needs_val: bool) -> None:
+    """An empty training split (or validation split, when evaluators read it) is a mistake at ``data``."""
+    for split, needed in (("train", True), ("val", needs_val)):
+        try:
+            empty = needed and len(getattr(data, split)) == 0
+        except TypeError:  # a dataset without a length (streamed): nothing to check here
+            continue
+        if empty:
+            raise ConfigError(
+                f"the dataset's {split} split is empty; accepted: params that leave examples in both "
+                "splits (e.g. more n_samples, or a val_fraction strictly between 0 and 1)",
+                "data",
+            )
 
 
 def build_model(p: Plan) -> Any:
     if p.model.spec is None:
         from .models import build_model as build_external
 
-        return build_external(p.model.name, p.model.params)
+        try:
+            return build_external(p.model.name, p.model.params)
+        except ConfigError as exc:
+            raise exc.at(prefix="model") from None
     return _build(p.model)
 
 
@@ -194,13 +227,34 @@ def versions(p: Plan) -> dict[str, str]:
     return out
 
 
-def _run_dir(cfg: RunConfig, config_name: str) -> Path:
-    base = Path(cfg.output.dir)
+def _new_run_dir(cfg: RunConfig, config_name: str) -> Path:
     name = cfg.output.name or f"{config_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base / name, 1
-    while path.exists():
-        path, n = base / f"{name}-{n}", n + 1
-    return path
+    return rundir.create(Path(cfg.output.dir), name)
+
+
+def check_resume(run_dir: str | Path) -> Path:
+    """The checkpoint ``--resume run_dir`` would continue from; a UsageError (one line) when the
+    directory is missing, holds a symbolic link, or has no checkpoint to resume from."""
+    from . import checkpoint
+
+    path = Path(run_dir)
+    rundir.check_resumable(path)
+    found = checkpoint.latest(path / "checkpoints", quiet=True)  # the trainer warns when it resumes
+    if found is None:
+        raise rundir.RunDirError(checkpoint.missing_message(path))
+    return found
+
+
+def completed_summary(run_dir: str | Path) -> dict[str, Any] | None:
+    """The summary of a run that finished (its ``summary.json``), or ``None`` if it did not."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(rundir.read_text(path))
+    except (OSError, ValueError):
+        return None
+    return {**summary, "run_dir": str(run_dir)} if isinstance(summary, dict) else None
 
 
 def execute(
@@ -209,7 +263,11 @@ def execute(
     resume_dir: str | Path | None = None,
     run_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Validate, build and train. Returns the trainer's summary (with ``run_dir``)."""
+    """Validate, build and train. Returns the trainer's summary (with ``run_dir``).
+
+    With ``resume_dir`` the run continues from its newest checkpoint; otherwise a new run directory
+    is created (or ``run_dir``, which must not exist yet or be empty), after every component is built.
+    The main process holds the run directory's lock while the run writes it."""
     import torch.distributed as dist
 
     from .trainer import Run
@@ -222,43 +280,48 @@ def execute(
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     is_main = not distributed or dist.get_rank() == 0
 
-    try:
-        data, model, make_optimizer, optimizer, scheduler, trainer, evaluators = build_components(p)
-    except ConfigError as exc:
-        raise exc.at(file=file) from None
+    with contextlib.ExitStack() as stack:
+        if resume_dir is not None:
+            check_resume(resume_dir)
+            if is_main:
+                stack.enter_context(rundir.locked(Path(resume_dir)))
+        try:
+            data, model, make_optimizer, optimizer, scheduler, trainer, evaluators = build_components(p)
+        except ConfigError as exc:
+            raise exc.at(file=file) from None
 
-    if resume_dir is not None:
-        path = Path(resume_dir)
-    elif run_dir is not None:
-        path = Path(run_dir)
-    else:
-        path = _run_dir(p.config, Path(file).stem if file else "run")
-    if distributed:
-        shared = [str(path)]
-        dist.broadcast_object_list(shared, src=0)
-        path = Path(shared[0])
-    if is_main:
-        path.mkdir(parents=True, exist_ok=True)
-        if resume_dir is None:
+        path = Path(resume_dir) if resume_dir is not None else None
+        if is_main and path is None:
+            if run_dir is not None:
+                path = Path(run_dir)
+                path.mkdir(parents=True, exist_ok=True)
+                if any(path.iterdir()):
+                    raise rundir.RunDirError(f"{path}: the run directory is not empty")
+            else:
+                path = _new_run_dir(p.config, Path(file).stem if file else "run")
+            stack.enter_context(rundir.locked(path))
             _write_resolved(path, p)
-    if distributed:
-        dist.barrier()
-    run = Run(
-        model=model,
-        data=data,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        evaluators=evaluators,
-        run_dir=path,
-        seed=p.config.seed,
-        resume=resume_dir is not None,
-        make_optimizer=make_optimizer,
-        config=p.raw,
-    )
-    summary = trainer.fit(run)
-    summary["run_dir"] = str(path)
-    if distributed:
-        dist.barrier()
+        if distributed:
+            shared = [str(path)]
+            dist.broadcast_object_list(shared, src=0)
+            path = Path(shared[0])
+            dist.barrier()
+        run = Run(
+            model=model,
+            data=data,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            evaluators=evaluators,
+            run_dir=path,
+            seed=p.config.seed,
+            resume=resume_dir is not None,
+            make_optimizer=make_optimizer,
+            config=p.raw,
+        )
+        summary = trainer.fit(run)
+        summary["run_dir"] = str(path)
+        if distributed:
+            dist.barrier()
     return summary
 
 
@@ -267,5 +330,5 @@ def _write_resolved(path: Path, p: Plan) -> None:
     vers = versions(p)
     header = "".join(f"# {name}=={version}\n" for name, version in vers.items())
     body = yaml.safe_dump(p.raw, sort_keys=False)
-    (path / "config.yaml").write_text("# resolved config; versions used:\n" + header + body)
-    (path / "versions.json").write_text(json.dumps(vers, indent=2) + "\n")
+    rundir.write_text(path / "config.yaml", "# resolved config; versions used:\n" + header + body)
+    rundir.write_text(path / "versions.json", json.dumps(vers, indent=2) + "\n")

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, short
+
+
+class NonFinite:
+    """Marks a param that accepts ``inf`` and ``nan``: ``Annotated[float, NonFinite()]``. Without
+    it (or a non-finite default, such as ``max_norm: float = math.inf``) a non-finite float, alone
+    or inside a list, tuple or dict, is refused when params are validated."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,7 @@ class Param:
     default: Any
     required: bool
     description: str = ""
+    nonfinite: bool = False  # accepts inf and nan (see NonFinite)
 
     @property
     def type_name(self) -> str:
@@ -45,6 +53,19 @@ def _hints(target: Any) -> dict[str, Any]:
         return getattr(fn, "__annotations__", {}) or {}
 
 
+def _nonfinite_names(target: Any) -> set[str]:
+    """Params annotated ``Annotated[..., NonFinite()]``."""
+    try:
+        hints = typing.get_type_hints(_callable_for_signature(target), include_extras=True)
+    except Exception:
+        return set()
+    return {
+        name
+        for name, hint in hints.items()
+        if any(isinstance(m, NonFinite) or m is NonFinite for m in getattr(hint, "__metadata__", ()))
+    }
+
+
 def _docs(target: Any) -> dict[str, str]:
     """``:param name: text`` and Google-style ``name: text`` lines of the docstrings."""
     docs: dict[str, str] = {}
@@ -65,7 +86,7 @@ def signature_params(target: Any, runtime_args: int = 0) -> list[Param]:
     are listed too, so a paper trainer that subclasses ``Supervised`` with ``**loop`` accepts (and
     validates) the loop's params without repeating them."""
     sig = inspect.signature(target)
-    hints, docs = _hints(target), _docs(target)
+    hints, docs, nonfinite = _hints(target), _docs(target), _nonfinite_names(target)
     out, skipped = [], 0
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -80,6 +101,7 @@ def signature_params(target: Any, runtime_args: int = 0) -> list[Param]:
                 default=None if p.default is p.empty else p.default,
                 required=p.default is p.empty,
                 description=docs.get(p.name, ""),
+                nonfinite=p.name in nonfinite or (p.default is not p.empty and _has_nonfinite(p.default)),
             )
         )
     parent = _kwargs_parent(target)
@@ -129,10 +151,16 @@ def validate(target: Any, params: dict[str, Any], runtime_args: int = 0, path: s
                 out[key] = value
                 continue
             raise ConfigError(
-                f"unknown param {key!r}.{did_you_mean(key, known)} Accepted: {accepted(list(known.values()))}",
+                f"unknown param {short(key)}.{did_you_mean(key, known)} Accepted: {accepted(list(known.values()))}",
                 where,
             )
         out[key] = _coerce(value, known[key], where)
+        if not known[key].nonfinite and _has_nonfinite(out[key]):
+            raise ConfigError(
+                f"expected a finite number, got {short(value)}; accepted: finite values "
+                f"({known[key].type_name})",
+                where,
+            )
     missing = [p for p in known.values() if p.required and p.name not in out]
     if missing:
         p = missing[0]
@@ -153,14 +181,25 @@ def _coerce(value: Any, param: Param, where: str) -> Any:
         adapter = TypeAdapter(_without_unschemable(annotation))
     except (PydanticSchemaGenerationError, TypeError, NameError):
         if isinstance(annotation, type) and not isinstance(value, annotation):
-            raise ConfigError(f"expected {param.type_name}, got {value!r}", where) from None
+            raise ConfigError(f"expected {param.type_name}, got {short(value)}", where) from None
         return value
     try:
         coerced = adapter.validate_python(value)
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
-        raise ConfigError(f"expected {param.type_name}, got {value!r} ({reason})", where) from None
+        raise ConfigError(f"expected {param.type_name}, got {short(value)} ({reason})", where) from None
     return coerced
+
+
+def _has_nonfinite(value: Any) -> bool:
+    """Whether ``value`` is, or (in lists, tuples, sets and dict values) holds, an inf or nan float."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_nonfinite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nonfinite(v) for v in value.values())
+    return False
 
 
 def _without_unschemable(annotation: Any) -> Any:

@@ -26,7 +26,8 @@ def apply_patches(model: torch.nn.Module, patches: list[Any], build: Any) -> dic
     """Apply each patch in order; ``build(patch, module)`` returns the replacement.
 
     :returns: how many modules each patch replaced, keyed ``patches.<i>``.
-    :raises ConfigError: a patch that matches nothing (a typo would otherwise pass silently).
+    :raises ConfigError: a patch that matches nothing (a typo would otherwise pass silently), or a
+        replacement whose constructor rejects the module it replaces.
     """
     counts: dict[str, int] = {}
     patched: list[torch.nn.Module] = []
@@ -40,7 +41,13 @@ def apply_patches(model: torch.nn.Module, patches: list[Any], build: Any) -> dic
                 f"matches no module of the model (its module types: {', '.join(types)})", f"patches.{i}"
             )
         for name, module in targets:
-            new = build(patch, module)
+            try:
+                new = build(patch, module)
+            except ConfigError as exc:  # the layer cannot take this module (a ValueError or TypeError)
+                raise ConfigError(
+                    f"cannot replace module {name!r} ({type(module).__name__}): {exc.message}",
+                    exc.path or f"patches.{i}.with",
+                ) from None
             parent_name, _, attr = name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, attr, new)
             patched.append(new)

@@ -3,8 +3,13 @@
 Nothing here imports torch or a component's implementation: plugins' top-level modules only
 declare specs (see :mod:`paperzoo.hookspecs`).
 
+A guard catches everything a plugin can raise (``SystemExit`` included) except ``KeyboardInterrupt``.
+Two distributions declaring the same entry-point name are both reported as conflicting and neither
+is loaded: one never silently replaces the other's components.
+
 Environment:
-    ``PAPERZOO_STRICT=1``    a plugin that fails to load is fatal instead of reported.
+    ``PAPERZOO_STRICT=1``    a plugin that fails to load is fatal instead of reported (``1``,
+                             ``true``, ``yes`` or ``on``, in any case).
     ``PAPERZOO_DISABLE=a,b`` skip these plugins.
 """
 
@@ -36,7 +41,7 @@ class PluginInfo:
     distribution: str = ""
     version: str = ""
     components: int = 0
-    status: str = "ok"  # ok | failed | incompatible | disabled
+    status: str = "ok"  # ok | failed | incompatible | conflict | disabled
     error: str = ""
 
 
@@ -46,48 +51,59 @@ class Registry:
 
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     specs: list[ComponentSpec] = field(default_factory=list)
+    _pm: pluggy.PluginManager | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- loading -----------------------------------------------------------------------------
     def add_plugin(self, module: object, name: str, info: PluginInfo | None = None) -> None:
         """Register a plugin object (a module or any object with hook implementations)."""
         info = info or PluginInfo(name=name)
         self.plugins[name] = info
-        pm = pluggy.PluginManager(GROUP)
-        pm.add_hookspecs(hookspecs)
+        if self._pm is None:  # one manager, each plugin in it alone: parsing the hookspecs is the costly part
+            self._pm = pluggy.PluginManager(GROUP)
+            self._pm.add_hookspecs(hookspecs)
+        pm = self._pm
         found: list[ComponentSpec] = []
         try:
             pm.register(module, name=name)
-            for hook_name, kind in hookspecs.HOOK_KINDS.items():
-                for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                    impl.function(register=_collector(found, kind, name))
+            try:
+                for hook_name, kind in hookspecs.HOOK_KINDS.items():
+                    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                        impl.function(register=_collector(found, kind, name))
+            finally:
+                pm.unregister(name=name)
             bad = [f"{s.kind} {s.name!r}: {p}" for s in found for p in problems(s)]
             if bad:
                 raise PluginError("; ".join(bad))
-        except Exception as exc:  # a broken plugin is reported, never takes the others down
-            self._fail(info, "failed", f"{type(exc).__name__}: {exc}")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (even one calling sys.exit) is reported
+            self._fail(info, "failed", _describe(exc))
             return
         info.components = len(found)
         self.specs.extend(found)
 
     def _fail(self, info: PluginInfo, status: str, error: str) -> None:
         info.status, info.error = status, error
-        if os.environ.get("PAPERZOO_STRICT") == "1":
+        if strict():
             raise PluginError(f"plugin {info.name!r} {status}: {error}")
 
     def load_entry_points(self) -> None:
         disabled = {p.strip() for p in os.environ.get("PAPERZOO_DISABLE", "").split(",") if p.strip()}
-        for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
-            if ep.name in self.plugins:
+        by_name: dict[str, list[Any]] = {}
+        for ep in metadata.entry_points(group=GROUP):
+            by_name.setdefault(ep.name, []).append(ep)
+        for name in sorted(by_name):
+            if name in self.plugins:
                 continue
+            infos = [_entry_info(ep) for ep in by_name[name]]
+            ep, info = by_name[name][0], infos[0]
             dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                name=ep.name,
-                distribution=dist.metadata["Name"] if dist else "",
-                version=dist.version if dist else "",
-            )
             if ep.name in disabled:
                 info.status = "disabled"
                 self.plugins[ep.name] = info
+                continue
+            if len({(i.distribution, i.version) for i in infos}) > 1:
+                self._conflict(name, infos)
                 continue
             incompatible = _core_incompatibility(dist)
             if incompatible:
@@ -96,11 +112,27 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.plugins[ep.name] = info
-                self._fail(info, "failed", f"{type(exc).__name__}: {exc}")
+                self._fail(info, "failed", _describe(exc))
                 continue
             self.add_plugin(module, ep.name, info)
+
+    def _conflict(self, name: str, infos: list[PluginInfo]) -> None:
+        """Several distributions declare plugin ``name``: each is reported (the first under ``name``,
+        the others under ``name (distribution)``) and none is loaded."""
+        labels = [f"{i.distribution or '?'} {i.version}".strip() for i in infos]
+        for i, info in enumerate(infos):
+            others = " and ".join(label for j, label in enumerate(labels) if j != i)
+            info.status = "conflict"
+            info.error = (
+                f"declared by {labels[i]} and also by {others}; none is loaded: uninstall all but one"
+            )
+            self.plugins[name if i == 0 else f"{name} ({info.distribution or '?'})"] = info
+        if strict():
+            raise PluginError(f"plugin {name!r} conflict: {infos[0].error}")
 
     def load_file(self, path: str | Path) -> None:
         """Load a user's own plugin from a Python file (``registry run --plugin file.py``)."""
@@ -113,17 +145,19 @@ class Registry:
         try:
             sys.modules[spec.name] = module
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             info = PluginInfo(name=name, distribution=str(path))
             self.plugins[name] = info
-            self._fail(info, "failed", f"{type(exc).__name__}: {exc}")
+            self._fail(info, "failed", _describe(exc))
             return
         self.add_plugin(module, name, PluginInfo(name=name, distribution=str(path)))
 
     # -- lookup ------------------------------------------------------------------------------
     @property
     def broken(self) -> list[PluginInfo]:
-        return [p for p in self.plugins.values() if p.status in ("failed", "incompatible")]
+        return [p for p in self.plugins.values() if p.status in ("failed", "incompatible", "conflict")]
 
     def list(
         self, kind: str | None = None, pattern: str | None = None, plugin: str | None = None
@@ -171,14 +205,46 @@ class Registry:
         what = f"{kind} " if kind else ""
         pool = [s.name for s in self.specs if kind is None or s.kind == kind]
         message = f"unknown {what}{name!r}."
-        dist = catalog_distribution(bare, kind)
-        if dist:
-            return message + f" It is provided by {dist}: pip install {dist}"
+        entry = catalog_distribution(bare, kind)
+        if entry and not entry["plugin"]:
+            paper = entry["paper"]
+            return f'{message} It is a component of "{paper}", which has no plugin yet (not available yet).'
+        if entry:
+            slug, info = entry["plugin"], self.plugins.get(entry["plugin"])
+            provided = f"{message} It is provided by the plugin {slug!r} ({entry['distribution']}),"
+            if info is None:
+                install = f"pip install -e plugins/{slug}"
+                return f"{provided} not installed here: from a clone of the repository, {install}"
+            if info.status == "disabled":
+                return f"{provided} installed but disabled here (PAPERZOO_DISABLE)."
+            if info.status != "ok":
+                return f"{provided} which did not load ({info.status}; see `registry plugins`)."
         message += did_you_mean(bare, pool)
         broken = [p.name for p in self.broken]
         if broken:
             message += f" (plugins that failed to load: {', '.join(broken)}; see `registry plugins`)"
         return message
+
+
+def strict() -> bool:
+    """Whether ``PAPERZOO_STRICT`` asks for strict loading (1, true, yes or on, in any case)."""
+    return os.environ.get("PAPERZOO_STRICT", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({exc.code!r}) while loading"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _entry_info(ep: Any) -> PluginInfo:
+    dist = getattr(ep, "dist", None)
+    meta = dist.metadata if dist else None  # parsed once: each access reads and parses the file
+    return PluginInfo(
+        name=ep.name,
+        distribution=meta["Name"] if meta is not None else "",
+        version=meta["Version"] if meta is not None else "",
+    )
 
 
 def check_kind(kind: str) -> None:
@@ -213,22 +279,28 @@ def _core_incompatibility(dist: metadata.Distribution | None) -> str:
     return ""
 
 
-_CATALOG: dict[tuple[str, str], str] | None = None
+_CATALOG: list[dict[str, str]] | None = None
+_CATALOG_COLUMNS = ("kind", "name", "plugin", "distribution", "paper")
 
 
-def catalog_distribution(name: str, kind: str | None = None) -> str | None:
-    """The distribution that provides a component the catalog knows, if any."""
+def catalog_distribution(name: str, kind: str | None = None) -> dict[str, str] | None:
+    """Where a component that no loaded plugin provides would come from, if the catalog knows it.
+
+    ``catalog.tsv`` (generated from the repository by ``.ci/make_docs.py``) has a row per component of
+    every plugin of the repository (``plugin`` its folder under ``plugins/``, ``distribution`` its
+    package) and per suggested component of a paper without a plugin (``plugin`` and ``distribution``
+    empty). Returns that row as a dict with keys kind, name, plugin, distribution, paper.
+    """
     global _CATALOG
     if _CATALOG is None:
-        _CATALOG = {}
+        _CATALOG = []
         path = Path(__file__).with_name("catalog.tsv")
         if path.exists():
             for line in path.read_text().splitlines()[1:]:
-                k, n, dist = line.split("\t")
-                _CATALOG[(k, n)] = dist
-    for (k, n), dist in _CATALOG.items():
-        if n == name and (kind is None or k == kind):
-            return dist
+                _CATALOG.append(dict(zip(_CATALOG_COLUMNS, line.split("\t"), strict=True)))
+    for row in _CATALOG:
+        if row["name"] == name and (kind is None or row["kind"] == kind):
+            return row
     return None
 
 

@@ -8,6 +8,7 @@ Paper trainers reuse this loop instead of copying it: subclass :class:`Supervise
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import time
@@ -20,8 +21,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-from . import checkpoint
+from . import checkpoint, rundir
 from .data import DataBundle, fetch
+from .errors import ParamError, short
 from .losses import logits_of, task_loss
 
 
@@ -53,6 +55,7 @@ class LoopState:
     batch_in_epoch: int = 0
     samples: int = 0
     last_loss: float = float("nan")
+    seconds: float = 0.0  # training time of this loop so far, across resumes
 
 
 def pick_device(device: str) -> torch.device:
@@ -97,8 +100,10 @@ class Supervised:
         eval_every_epoch: bool = False,
         progress: bool = True,
     ):
-        if batch_size < 1 or grad_accum < 1 or batch_size % grad_accum:
-            raise ValueError("batch_size must be a positive multiple of grad_accum")
+        _check_loop_params(
+            epochs, max_steps, batch_size, grad_accum, clip_grad_norm, checkpoint_every, log_every
+        )
+        _check_device(device)
         self.epochs, self.max_steps, self.batch_size, self.grad_accum = (
             epochs,
             max_steps,
@@ -124,6 +129,13 @@ class Supervised:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def requires_optimizer(self) -> bool:
+        """Whether ``fit`` needs ``run.optimizer`` (the engine refuses a config without one before
+        anything is written). True for the plain loop; a subclass with its own ``fit`` that needs one
+        may override this."""
+        return type(self).fit is Supervised.fit
 
     # -- steps a subclass may override ------------------------------------------------------------
     def compute_loss(self, model: torch.nn.Module, batch: tuple, task: str) -> torch.Tensor:
@@ -194,7 +206,7 @@ class Supervised:
         self._call("on_train_start")
         progress = _Progress(total, enabled=self.progress and self.is_main)
         progress.advance(st.step, st.last_loss, 0.0)
-        started, samples_at_start = time.perf_counter(), st.samples
+        started, samples_at_start, seconds_before = time.perf_counter(), st.samples, st.seconds
         while st.step < total:
             micro_batches = self.epoch_batches(run, st.epoch)
             steps = [
@@ -226,6 +238,7 @@ class Supervised:
                 st.last_loss = loss_sum
                 self._call("on_step_end", loss_sum)
                 elapsed = time.perf_counter() - started
+                st.seconds = seconds_before + elapsed
                 throughput = (st.samples - samples_at_start) / elapsed if elapsed > 0 else 0.0
                 progress.advance(st.step, loss_sum, throughput)
                 if st.step % self.log_every == 0 or st.step == total:
@@ -246,7 +259,8 @@ class Supervised:
                 if st.step >= total:
                     break
         progress.close()
-        self.train_seconds = time.perf_counter() - started
+        st.seconds = seconds_before + time.perf_counter() - started
+        self.train_seconds = st.seconds  # this loop's time, including that before a resume
         self.save_checkpoint(run)
 
     def end_epoch(self, run: Run) -> None:
@@ -284,15 +298,14 @@ class Supervised:
         summary = self.summarize(run, metrics)
         if self.is_main and run.run_dir is not None:
             self.log({"step": self.state.step, "epoch": self.state.epoch, "final": True, **metrics})
-            (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            rundir.write_text(run.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
             _plot_losses(run.run_dir)
         return summary
 
     def log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.is_main and self.run.run_dir is not None:
-            with open(self.run.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            rundir.append_text(self.run.run_dir / "metrics.jsonl", json.dumps(record) + "\n")
             self.metric_lines += 1
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -313,6 +326,7 @@ class Supervised:
             "batch_in_epoch": st.batch_in_epoch,
             "samples": st.samples,
             "last_loss": st.last_loss,
+            "train_seconds": st.seconds,
             "optimizer": run.optimizer.state_dict() if run.optimizer else {},
             "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
             "rng": checkpoint.rng_state(),
@@ -323,8 +337,8 @@ class Supervised:
 
     def restore(self, run: Run) -> None:
         path = checkpoint.latest(run.run_dir / "checkpoints")
-        if path is None:
-            return
+        if path is None:  # never a silent restart from step 0
+            raise rundir.RunDirError(checkpoint.missing_message(run.run_dir))
         state = checkpoint.load(path, run.model)
         if run.optimizer is not None:
             run.optimizer.load_state_dict(state["optimizer"])
@@ -333,7 +347,12 @@ class Supervised:
             run.scheduler.load_state_dict(state["scheduler"])
         checkpoint.set_rng_state(state["rng"])
         self.state = LoopState(
-            state["step"], state["epoch"], state["batch_in_epoch"], state["samples"], state["last_loss"]
+            state["step"],
+            state["epoch"],
+            state["batch_in_epoch"],
+            state["samples"],
+            state["last_loss"],
+            float(state.get("train_seconds", 0.0)),
         )
         self.load_extra_state(state["extra"])
         self.metric_lines = _truncate_metrics(run.run_dir / "metrics.jsonl", state["metric_lines"])
@@ -357,9 +376,71 @@ def _truncate_metrics(path: Path, lines: int) -> int:
     a trainer whose step counter restarts, as in multi-round training, is covered too)."""
     if not path.exists():
         return 0
-    kept = path.read_text().splitlines()[:lines]
-    path.write_text("".join(line + "\n" for line in kept))
+    kept = rundir.read_text(path).splitlines()[:lines]
+    rundir.write_text(path, "".join(line + "\n" for line in kept))
     return len(kept)
+
+
+def _check_loop_params(
+    epochs: int,
+    max_steps: int | None,
+    batch_size: int,
+    grad_accum: int,
+    clip_grad_norm: float | None,
+    checkpoint_every: int,
+    log_every: int,
+) -> None:
+    """ParamErrors for loop params that no run could use (each names what would be accepted)."""
+    if epochs < 0 or epochs == 0 and max_steps is None:
+        raise ParamError("epochs", f"{epochs} trains nothing; accepted: at least 1 (or set max_steps)")
+    if max_steps is not None and max_steps < 1:
+        raise ParamError("max_steps", f"{max_steps} trains nothing; accepted: at least 1, or null for epochs")
+    if batch_size < 1:
+        raise ParamError("batch_size", f"got {batch_size}; accepted: at least 1")
+    if grad_accum < 1:
+        raise ParamError("grad_accum", f"got {grad_accum}; accepted: at least 1 (1: no accumulation)")
+    if batch_size % grad_accum:
+        raise ParamError(
+            "grad_accum",
+            f"{grad_accum} does not divide batch_size {batch_size}; accepted: a divisor of batch_size "
+            "(the global batch is split into grad_accum micro-batches)",
+        )
+    if dist.is_initialized() and batch_size // dist.get_world_size() // grad_accum < 1:
+        raise ParamError(
+            "batch_size",
+            f"{batch_size} is less than processes x grad_accum ({dist.get_world_size()} x {grad_accum}); "
+            "accepted: at least one example per process and micro-batch",
+        )
+    if clip_grad_norm is not None and not clip_grad_norm > 0:
+        raise ParamError("clip_grad_norm", f"got {clip_grad_norm}; accepted: a positive norm, or null")
+    if checkpoint_every < 0:
+        raise ParamError(
+            "checkpoint_every", f"got {checkpoint_every}; accepted: 0 (only at the end) or more steps"
+        )
+    if log_every < 1:
+        raise ParamError("log_every", f"got {log_every}; accepted: at least 1 step")
+
+
+def _check_device(device: str) -> None:
+    """A ParamError for a device string torch does not know, or a device this machine lacks."""
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ParamError(
+            "device", f"{short(device)} is not a torch device; accepted: auto, cpu, cuda, cuda:N, mps"
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise ParamError(
+                "device", f"{short(device)}: this machine has {count} CUDA devices; accepted: auto, cpu"
+            )
+    elif dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ParamError("device", f"{short(device)}: MPS is not available here; accepted: auto, cpu")
 
 
 def _plot_losses(run_dir: Path) -> None:
@@ -368,7 +449,7 @@ def _plot_losses(run_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in rundir.read_text(run_dir / "metrics.jsonl").splitlines()]
     points = [(r["step"], r["loss"]) for r in rows if "loss" in r and "final" not in r]
     if not points:
         return
@@ -379,8 +460,10 @@ def _plot_losses(run_dir: Path) -> None:
     ax.set_yscale("log" if all(p[1] > 0 for p in points) else "linear")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(run_dir / "loss_curve.png", dpi=100)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=100)
     plt.close(fig)
+    rundir.write_bytes(run_dir / "loss_curve.png", image.getvalue())
 
 
 class _Progress:

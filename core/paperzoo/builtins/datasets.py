@@ -9,6 +9,26 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..data import DataBundle, split
+from ..errors import ParamError
+
+
+def _check(val_fraction: float, noise: float = 0.0, n_samples: int = 2, **counts: int) -> None:
+    """ParamErrors for sizes below 1, a negative noise and a validation fraction that leaves a split
+    empty."""
+    for name, value in counts.items():
+        if value < 1:
+            raise ParamError(name, f"got {value}; accepted: at least 1")
+    if n_samples < 2:
+        raise ParamError(
+            "n_samples", f"got {n_samples}; accepted: at least 2 (a training and a validation example)"
+        )
+    if noise < 0:
+        raise ParamError("noise", f"got {noise}; accepted: a standard deviation of 0 or more")
+    if not 0.0 < val_fraction < 1.0:
+        raise ParamError(
+            "val_fraction",
+            f"{val_fraction} leaves a split empty; accepted: a fraction strictly between 0 and 1",
+        )
 
 
 def _bundle(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int, **info) -> DataBundle:
@@ -27,6 +47,7 @@ def synthetic_classification(
     seed: int = 0,
 ) -> DataBundle:
     """Class ``c`` draws ``x ~ N(mu_c, noise^2 I)`` with ``mu_c ~ N(0, I)``."""
+    _check(val_fraction, noise, n_samples, n_features=n_features, num_classes=num_classes)
     g = torch.Generator().manual_seed(seed)
     centers = torch.randn(num_classes, n_features, generator=g) * 2.0
     y = torch.randint(num_classes, (n_samples,), generator=g)
@@ -47,6 +68,7 @@ def synthetic_regression(
     n_samples: int = 2048, n_features: int = 16, noise: float = 0.1, val_fraction: float = 0.2, seed: int = 0
 ) -> DataBundle:
     """``y = x w + noise * e`` with ``w, x, e ~ N(0, 1)``; targets have shape ``(1,)``."""
+    _check(val_fraction, noise, n_samples, n_features=n_features)
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(n_features, 1, generator=g)
     x = torch.randn(n_samples, n_features, generator=g)
@@ -77,6 +99,7 @@ def stdlib_text(
     """Next-byte prediction on the standard library's source: blocks of ``seq_len + 1`` bytes,
     inputs ``b[:-1]`` and targets ``b[1:]``; vocabulary of 256 byte values. The validation split is
     the tail of the corpus (held-out text, not shuffled blocks)."""
+    _check(val_fraction, seq_len=seq_len, max_bytes=max_bytes)
     data = torch.frombuffer(bytearray(stdlib_source_bytes(max_bytes)), dtype=torch.uint8).long()
     n_blocks = len(data) // (seq_len + 1)
     blocks = data[: n_blocks * (seq_len + 1)].view(n_blocks, seq_len + 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import ParamError
+
 
 class MLP(nn.Sequential):
     """``Flatten -> [Linear -> act] * len(hidden) -> Linear``.
@@ -24,7 +26,12 @@ class MLP(nn.Sequential):
     ):
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
         if activation not in acts:
-            raise ValueError(f"activation must be one of {sorted(acts)}")
+            raise ParamError("activation", f"got {activation!r}; accepted: one of {', '.join(sorted(acts))}")
+        for name, value in (("in_features", in_features), ("num_classes", num_classes)):
+            if value < 1:
+                raise ParamError(name, f"got {value}; accepted: at least 1")
+        if any(width < 1 for width in hidden):
+            raise ParamError("hidden", f"got {hidden}; accepted: widths of at least 1 (or [] for none)")
         layers: list[nn.Module] = [nn.Flatten()]
         widths = [in_features, *hidden]
         for a, b in zip(widths[:-1], widths[1:]):

@@ -21,7 +21,7 @@ def register_optimizers(register):
         "Adam that removes the radial component of the update of scale-invariant weights.",
         paper=PAPER,
         tags=("adaptive", "scale_invariance", "projection"),
-        example={"lr": 0.05},
+        example={"lr": 1e-2},
     )
     register(
         "sgdp",
@@ -29,5 +29,5 @@ def register_optimizers(register):
         "SGD with momentum that removes the radial component of the update of scale-invariant weights.",
         paper=PAPER,
         tags=("momentum", "scale_invariance", "projection"),
-        example={"lr": 0.05, "momentum": 0.9},
+        example={"lr": 0.1, "momentum": 0.9},
     )

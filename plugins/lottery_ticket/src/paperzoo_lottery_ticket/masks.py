@@ -70,11 +70,18 @@ def magnitude_prune(
     groups: Sequence[int],
     rates: Sequence[float],
 ) -> list[torch.Tensor]:
-    """One round of magnitude pruning over pools of tensors, in a single sort.
+    """One round of magnitude pruning over pools of tensors.
 
     Tensor ``i`` belongs to pool ``groups[i]``; pool ``g`` loses the ``round(rates[g] * n_g)`` surviving
     entries of smallest ``|w|`` (``n_g`` = its surviving entries; round half to even, as Python's and
     ``torch.nn.utils.prune``'s). Already-pruned entries stay pruned.
+
+    Magnitudes are ranked in the weights' own dtype (a pool of mixed dtypes is compared in their
+    promoted dtype, which holds every value exactly), so float64 weights closer together than float32
+    can resolve are still told apart. The ranking is ``torch.nn.utils.prune``'s: ``torch.topk`` of the
+    survivors' ``|w|``, concatenated in tensor order, so equal magnitudes are resolved as torch resolves
+    them and the masks equal those of ``l1_unstructured`` / ``global_unstructured`` applied round
+    after round.
 
     :param weights: the trained weights.
     :param masks: boolean masks of the same shapes (True: survives).
@@ -82,30 +89,22 @@ def magnitude_prune(
     :param rates: the fraction of survivors each pool prunes.
     :returns: the new boolean masks.
     """
-    device = weights[0].device
-    sizes = [w.numel() for w in weights]
-    flat_mask = torch.cat([m.reshape(-1) for m in masks])
-    # score_i = |w_i| for survivors, +inf for pruned entries, so survivors sort first within a pool
-    scores = torch.cat([w.detach().reshape(-1).abs().float() for w in weights]).masked_fill(
-        ~flat_mask, float("inf")
-    )
-    pool_of_tensor = torch.as_tensor(list(groups), device=device, dtype=torch.long)
-    pool = torch.repeat_interleave(pool_of_tensor, torch.as_tensor(sizes, device=device))
-    n_pools = len(rates)
-    survivors = torch.zeros(n_pools, dtype=torch.long, device=device).index_add_(0, pool, flat_mask.long())
-    pool_sizes = torch.zeros(n_pools, dtype=torch.long, device=device).index_add_(
-        0, pool, torch.ones_like(pool)
-    )
-    n_prune = torch.round(torch.as_tensor(list(rates), dtype=torch.float64, device=device) * survivors).long()
-    # sort by (pool, score): a stable sort by score, then a stable sort by pool
-    order = torch.argsort(scores, stable=True)
-    order = order[torch.argsort(pool[order], stable=True)]
-    sorted_pool = pool[order]
-    starts = torch.cumsum(pool_sizes, 0) - pool_sizes
-    rank = torch.arange(len(order), device=device) - starts[sorted_pool]
-    new_mask = flat_mask.clone()
-    new_mask[order[rank < n_prune[sorted_pool]]] = False
-    return [m.view_as(w) for m, w in zip(new_mask.split(sizes), weights)]
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    new_masks = [m.clone() for m in masks]
+    for g, tensors in members.items():
+        flat_mask = torch.cat([masks[i].reshape(-1) for i in tensors])
+        positions = flat_mask.nonzero().squeeze(1)  # the survivors, in tensor order
+        scores = torch.cat([weights[i].detach().reshape(-1) for i in tensors])[positions].abs()
+        n_prune = round(rates[g] * scores.numel())
+        if n_prune == 0:
+            continue
+        smallest = torch.topk(scores, n_prune, largest=False).indices
+        flat_mask[positions[smallest]] = False
+        for i, part in zip(tensors, flat_mask.split([masks[i].numel() for i in tensors])):
+            new_masks[i] = part.view_as(masks[i])
+    return new_masks
 
 
 def pools(

@@ -31,7 +31,7 @@ from paperzoo.data import DataBundle
 from paperzoo.trainer import Run, Supervised
 
 from . import states
-from .merge import Method, mergeable_keys, merged_task_vector, task_vectors_of
+from .merge import SIGN_METHODS, Method, mergeable_keys, merged_task_vector, task_vectors_of
 from .tasks import TaskFinetune, default_tasks, examples_of, subset, targets_of, task_accuracies
 
 DEFAULT_LAMBDA = {"ties": 1.0, "task_arithmetic": 0.4}
@@ -46,6 +46,11 @@ class TiesMerging(Supervised):
         ties, the paper's setting without validation data; 0.4 for task arithmetic).
     :param scope: ``model`` trims over the whole flattened task vector (paper, official code);
         ``tensor`` trims each parameter tensor separately (PEFT's per-weight merge).
+    :param weights: one weight per fine-tuned model, scaling its task vector in the merge (TIES: in
+        the disjoint mean, after trim and sign election, as PEFT's ``ties``; task arithmetic:
+        ``sum_t w_t tau_t``); default: all 1.
+    :param majority_sign_method: how TIES elects each parameter's sign: ``total`` (the paper's: the
+        sign of the summed trimmed updates) or ``frequency`` (the sign that more tasks carry).
     :param base: weights of theta_0 (file or run directory); default: the config's model as built.
     :param finetuned: weights of the fine-tuned models (files or run directories); when omitted, the
         models are fine-tuned here on class-subset tasks.
@@ -71,6 +76,8 @@ class TiesMerging(Supervised):
         k: float = 0.2,
         lam: float | list[float] | None = None,
         scope: Literal["model", "tensor"] = "model",
+        weights: list[float] | None = None,
+        majority_sign_method: Literal["total", "frequency"] = "total",
         base: str | None = None,
         finetuned: list[str] | None = None,
         tasks: list[list[int]] | None = None,
@@ -101,12 +108,28 @@ class TiesMerging(Supervised):
             raise ValueError("pretrain_fraction must be in [0, 1) and select_fraction in (0, 1)")
         if base is not None and not finetuned:
             raise ValueError("`base` is given without `finetuned` checkpoints to merge")
+        if majority_sign_method not in SIGN_METHODS:
+            raise ValueError(
+                f"majority_sign_method must be 'total' or 'frequency', got {majority_sign_method!r}"
+            )
+        if majority_sign_method != "total" and method != "ties":
+            raise ValueError("majority_sign_method 'frequency' applies to method 'ties' only")
+        if weights is not None:
+            n_models = len(finetuned) if finetuned else len(tasks) if tasks is not None else num_tasks
+            if len(weights) != n_models:
+                raise ValueError(
+                    f"weights has {len(weights)} values; it needs one per fine-tuned model ({n_models})"
+                )
+            if not all(math.isfinite(w) for w in weights):
+                raise ValueError(f"weights must be finite numbers, got {list(weights)}")
         lams = DEFAULT_LAMBDA[method] if lam is None else lam
         self.lams = [float(v) for v in (lams if isinstance(lams, (list, tuple)) else [lams])]
         if not self.lams:
             raise ValueError("lam is an empty list")
         self.method: Method = method
         self.k, self.scope = k, scope
+        self.weights = None if weights is None else [float(w) for w in weights]
+        self.majority_sign_method = majority_sign_method
         self.base_path, self.finetuned_paths = base, list(finetuned or [])
         self.task_classes, self.num_tasks = tasks, num_tasks
         self.pretrain_epochs, self.pretrain_fraction = pretrain_epochs, pretrain_fraction
@@ -135,11 +158,20 @@ class TiesMerging(Supervised):
             finetuned = [states.state_of(run.model, path) for path in self.finetuned_paths]
         else:
             base, finetuned = self._finetune_here(run, rest)
+            # A checkpoint once every stage is written (the model itself is still theta as built): a
+            # run stopped during the merge resumes from it and reads the stages back.
+            self.save_checkpoint(run)
         if self.tasks is not None and len(self.tasks) == len(finetuned):
             self._reference_scores(run, base, finetuned)
         keys = mergeable_keys(base)
         delta = merged_task_vector(
-            task_vectors_of(base, finetuned, keys), self.method, self.k, 1.0, self.scope
+            task_vectors_of(base, finetuned, keys),
+            self.method,
+            self.k,
+            1.0,
+            self.scope,
+            self.weights,
+            self.majority_sign_method,
         )
         del finetuned
         lam = self._choose_lambda(run, base, delta, selection)
@@ -189,7 +221,8 @@ class TiesMerging(Supervised):
             finetuned.append({n: v.detach() for n, v in model.state_dict().items()})
             losses.append(loss)
         done = [v for v in losses if v is not None]
-        self.state.last_loss = sum(done) / len(done) if done else float("nan")
+        if done:  # else every stage was read back: the loss restored with the checkpoint stands
+            self.state.last_loss = sum(done) / len(done)
         return {n: v.detach() for n, v in base.state_dict().items()}, finetuned
 
     def _stage(

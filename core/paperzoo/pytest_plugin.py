@@ -1,0 +1,21 @@
+"""pytest plugin (entry point ``pytest11``): the markers every plugin's tests use, and offline hubs.
+
+Loaded by pytest in any environment where the core is installed, so a plugin's tests run the same
+from the repository and from an installed package (``registry verify``). Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+
+MARKERS = {
+    "claim": "reproduces a paper's headline claim at small scale (slower; run with -m claim)",
+    "integration": "needs every plugin installed (examples, scaffold)",
+}
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")

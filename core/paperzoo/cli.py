@@ -380,7 +380,6 @@ def _spec_json(s) -> dict:
 
 
 def main() -> None:
-    from .config import attribute
     from .errors import ConfigError
 
     debug = "--debug" in sys.argv
@@ -391,6 +390,8 @@ def main() -> None:
         if debug:
             raise
         if isinstance(exc, ConfigError):
+            from .config import attribute  # pydantic and yaml: only when a config was read
+
             exc = attribute(exc, STATE.get("overrides", []))
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

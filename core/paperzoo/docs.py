@@ -72,7 +72,11 @@ def render_info(info: dict[str, Any]) -> str:
         lines.append(text + (f"  {p['description']}" if p["description"] else ""))
     if not info["params"]:
         lines.append("  (none)")
-    lines += ["", "config (an example; params left out take the defaults above):", *("  " + line for line in info["snippet"].splitlines())]
+    lines += [
+        "",
+        "config (an example; params left out take the defaults above):",
+        *("  " + line for line in info["snippet"].splitlines()),
+    ]
     return "\n".join(lines)
 
 

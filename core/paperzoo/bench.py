@@ -26,9 +26,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds(work: Callable[[], object], device: torch.device) -> float:
-    """Time of one call of ``work()``: process CPU time on CPU, wall time on a GPU."""
-    clock = time.perf_counter if device.type == "cuda" else time.process_time
+def seconds(
+    work: Callable[[], object], device: torch.device, clock: Callable[[], float] | None = None
+) -> float:
+    """Time of one call of ``work()``: process CPU time on CPU, wall time on a GPU, unless ``clock``
+    is given (e.g. ``time.perf_counter`` for wall time on a CPU running several threads)."""
+    if clock is None:
+        clock = time.perf_counter if device.type == "cuda" else time.process_time
     sync(device)
     start = clock()
     work()
@@ -43,17 +47,21 @@ def best_time(work: Callable[[], object], device: torch.device, repeats: int = 3
 
 
 def interleaved_medians(
-    works: dict[str, Callable[[], object]], device: torch.device, rounds: int, warmup: int = 1
+    works: dict[str, Callable[[], object]],
+    device: torch.device,
+    rounds: int,
+    warmup: int = 1,
+    clock: Callable[[], float] | None = None,
 ) -> dict[str, float]:
     """Median seconds of each of ``works``, timed round-robin (one call of each per round) so that a
-    change of machine load during the run affects every method alike."""
+    change of machine load during the run affects every method alike (``clock`` as in ``seconds``)."""
     for work in works.values():
         for _ in range(warmup):
             work()
     times: dict[str, list[float]] = {name: [] for name in works}
     for _ in range(rounds):
         for name, work in works.items():
-            times[name].append(seconds(work, device))
+            times[name].append(seconds(work, device, clock))
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
 
 from . import checkpoint, rundir
 from .data import DataBundle, fetch
@@ -175,14 +174,16 @@ class Supervised:
         return self.max_steps if self.max_steps is not None else self.epochs * self.steps_per_epoch(run)
 
     def epoch_batches(self, run: Run, epoch: int) -> list[torch.Tensor]:
-        """This process's micro-batch indices for ``epoch`` (a DistributedSampler shard, reshuffled
-        each epoch from the run's seed)."""
-        sampler = DistributedSampler(
-            run.data.train, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=run.seed
-        )
-        sampler.set_epoch(epoch)
-        indices = torch.tensor(list(sampler))
-        micro = self.batch_size // self.world_size // self.grad_accum
+        """This process's micro-batch indices for ``epoch``: the shard a shuffling
+        ``DistributedSampler`` (seed ``run.seed``, epoch ``epoch``, no ``drop_last``) yields, computed
+        in tensor ops rather than through Python lists."""
+        n, world = len(run.data.train), self.world_size
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(run.seed + epoch))
+        total = math.ceil(n / world) * world  # padded, as the sampler does, by repeating the permutation
+        if total > n:
+            perm = perm.repeat(math.ceil(total / n))[:total]
+        indices = perm[self.rank : total : world].contiguous()
+        micro = self.batch_size // world // self.grad_accum
         return list(indices.split(micro))
 
     def autocast(self):
@@ -207,6 +208,7 @@ class Supervised:
         progress = _Progress(total, enabled=self.progress and self.is_main)
         progress.advance(st.step, st.last_loss, 0.0)
         started, samples_at_start, seconds_before = time.perf_counter(), st.samples, st.seconds
+        world, ddp = self.world_size, isinstance(model, torch.nn.parallel.DistributedDataParallel)
         while st.step < total:
             micro_batches = self.epoch_batches(run, st.epoch)
             steps = [
@@ -214,17 +216,18 @@ class Supervised:
             ]
             for group in steps[st.batch_in_epoch :]:
                 opt.zero_grad(set_to_none=True)
-                loss_sum = 0.0
+                losses = []
                 for i, idx in enumerate(group):
                     batch = tuple(t.to(self.device, non_blocking=True) for t in fetch(run.data.train, idx))
-                    sync = i == len(group) - 1 or not isinstance(
-                        model, torch.nn.parallel.DistributedDataParallel
-                    )
+                    sync = i == len(group) - 1 or not ddp
                     with contextlib.nullcontext() if sync else model.no_sync(), self.autocast():
-                        loss = self.compute_loss(model, batch, run.data.task) / len(group)
+                        loss = self.compute_loss(model, batch, run.data.task)
+                        if len(group) > 1:  # dividing by 1 changes no bit, but costs an autograd node
+                            loss = loss / len(group)
                     scaler.scale(loss).backward()
-                    loss_sum += float(loss.detach())
-                    st.samples += len(idx) * self.world_size
+                    losses.append(loss.detach())
+                    st.samples += len(idx) * world
+                loss_sum = _host_sum(losses)
                 self._call("after_backward")
                 if self.clip_grad_norm is not None:
                     scaler.unscale_(opt)
@@ -364,6 +367,17 @@ class Supervised:
                 method(self, *args)
 
 
+def _host_sum(losses: list[torch.Tensor]) -> float:
+    """The sum of the micro-batch losses as a Python float, added left to right from ``0.0`` (the
+    same bits as adding each ``float(loss)`` in turn), read from the device in one transfer."""
+    if len(losses) == 1:
+        return 0.0 + float(losses[0])
+    total = 0.0
+    for value in torch.stack([loss.reshape(()) for loss in losses]).tolist():
+        total += value
+    return total
+
+
 def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
     for state in optimizer.state.values():
         for key, value in state.items():
@@ -467,10 +481,19 @@ def _plot_losses(run_dir: Path) -> None:
 
 
 class _Progress:
-    """A rich progress bar showing loss and throughput (a no-op when disabled)."""
+    """A rich progress bar showing loss and throughput (a no-op when disabled).
+
+    rich redraws at 10 Hz, so the bar takes at most ``UPDATE_HZ`` updates a second; the latest step
+    is held and shown by the next update or on ``close``. (An update per step of a fast loop cost more
+    than the step's own bookkeeping: rich sums every update of the last 30 s for the time remaining.)
+    """
+
+    UPDATE_HZ = 20
 
     def __init__(self, total: int, enabled: bool):
         self.bar = None
+        self.pending: tuple[int, float, float] | None = None
+        self.last_update = float("-inf")
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -486,9 +509,21 @@ class _Progress:
             self.bar.start()
 
     def advance(self, step: int, loss: float, throughput: float) -> None:
-        if self.bar is not None:
+        if self.bar is None:
+            return
+        self.pending = (step, loss, throughput)
+        now = time.perf_counter()
+        if now - self.last_update >= 1.0 / self.UPDATE_HZ:
+            self.last_update = now
+            self._show()
+
+    def _show(self) -> None:
+        if self.pending is not None:
+            step, loss, throughput = self.pending
             self.bar.update(self.task, completed=step, loss=loss, throughput=throughput)
+            self.pending = None
 
     def close(self) -> None:
         if self.bar is not None:
+            self._show()
             self.bar.stop()

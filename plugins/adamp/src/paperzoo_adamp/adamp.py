@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -118,24 +118,19 @@ class AdamP(Optimizer):
         torch._foreach_div_(denom, math.sqrt(1 - beta2**step))
         torch._foreach_add_(denom, eps)
         if group["nesterov"]:
-            numerator = torch._foreach_mul(exp_avg, beta1)
-            torch._foreach_add_(numerator, torch._foreach_mul(grads, 1 - beta1))
-        else:
-            numerator = exp_avg
-
-        tested, others = split_projectable(params)
-
-        def fill(idx: Sequence[int], dst: list[Tensor]) -> None:  # p_t written into the workspace
-            torch._foreach_copy_(dst, [numerator[tested[j]] for j in idx])
-            torch._foreach_div_(dst, [denom[tested[j]] for j in idx])
+            updates = torch._foreach_mul(exp_avg, beta1)
+            torch._foreach_add_(updates, torch._foreach_mul(grads, 1 - beta1))
+            torch._foreach_div_(updates, denom)
+        else:  # written over the denominator (m_t is state and stays as it is)
+            for m, d in zip(exp_avg, denom):
+                torch.div(m, d, out=d)
+            updates = denom
 
         # q_t: the radial component removed where the weight is scale-invariant.
+        tested, others = split_projectable(params)
         weights = take(params, tested)
-        updates, flags = radial_projection(weights, fill, group["delta"], eps)
-        plain = take(params, others)
-        plain_updates = torch._foreach_div(take(numerator, others), take(denom, others)) if others else []
-
+        flags = radial_projection(weights, take(updates, tested), group["delta"], eps)
         if wd > 0:
-            decay_weights(weights, flags, plain, 1 - lr * wd, 1 - lr * wd * group["wd_ratio"])
+            decay_weights(weights, flags, take(params, others), 1 - lr * wd, 1 - lr * wd * group["wd_ratio"])
         step_size = lr / (1 - beta1**step)
-        torch._foreach_add_(weights + plain, [*updates, *plain_updates], alpha=-step_size)
+        torch._foreach_add_(params, updates, alpha=-step_size)

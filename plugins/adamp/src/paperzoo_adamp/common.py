@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable, Sequence
 import torch
 from torch import Tensor
 
-from .projection import project
+from .projection import project_, scale_invariance
 
 
 def check_range(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
@@ -36,9 +36,10 @@ def partition(params: Sequence[Tensor], key: Callable[[Tensor], Hashable]) -> li
     return [chunk for part in parts.values() for chunk in chunks(part)]
 
 
-# Elements per unit of work. The per-step temporaries (the update, Adam's denominator, the (R, 3, C)
-# projection workspace) are sized by it, so they stay small enough for the allocator to recycle
-# them from step to step (no fresh pages to fault in) and mostly cache-resident between passes.
+# Elements per unit of work. The per-step temporaries (Adam's denominator, overwritten by the update,
+# and the products of the inner products) are sized by it, so they stay small enough for the
+# allocator to recycle them from step to step (no fresh pages to fault in) and mostly cache-resident
+# between passes.
 CHUNK_ELEMENTS = 1 << 20
 
 
@@ -73,37 +74,27 @@ def take(items: Sequence[Tensor], idx: Sequence[int]) -> list[Tensor]:
     return [items[i] for i in idx]
 
 
-def radial_projection(
-    weights: list[Tensor],
-    fill: Callable[[Sequence[int], list[Tensor]], None],
-    delta: float,
-    eps: float,
-    targets: list[Tensor] | None = None,
-) -> tuple[list[Tensor], list[Tensor]]:
-    """Fill in the updates of ``weights`` and remove their radial components where the test holds.
+def radial_projection(weights: list[Tensor], updates: list[Tensor], delta: float, eps: float) -> list[bool]:
+    """Remove the radial components of ``updates`` (in place) where the test finds ``weights``
+    scale-invariant (the test uses the weights' gradients).
 
-    :param fill: ``fill(indices, dst)`` writes the updates of ``weights[i] for i in indices``.
-    :param targets: tensors to project in place instead of the filled-in updates (SGDP without
-        Nesterov projects its momentum buffers, whose copies were filled in).
-    :returns: the projected tensors (the filled-in updates, or ``targets``) and one 0-dim boolean
-        tensor per weight, True where it was found scale-invariant.
+    :returns: per weight, True where it was found scale-invariant (and its update projected).
     """
     if not weights:
-        return [], []
-    updates, coefs, flags = project(weights, [w.grad for w in weights], fill, delta, eps)
-    out = updates if targets is None else targets
-    torch._foreach_addcmul_(out, coefs, weights, value=-1)  # p <- p - c w
-    return out, flags
+        return []
+    views, w_norm = scale_invariance(weights, [w.grad for w in weights], delta, eps)
+    project_(updates, weights, views, w_norm, eps)
+    return [v is not None for v in views]
 
 
 def decay_weights(
-    tested: list[Tensor], flags: list[Tensor], others: list[Tensor], plain: float, projected: float
+    tested: list[Tensor], flags: list[bool], others: list[Tensor], plain: float, projected: float
 ) -> None:
     """Decoupled weight decay ``w <- f w``: ``f = projected`` for weights found scale-invariant,
     ``f = plain`` for all others (the factors already include ``wd_ratio``)."""
-    if others:
-        torch._foreach_mul_(others, plain)
-    if tested:
-        table = torch.tensor([plain, projected], device=tested[0].device, dtype=tested[0].dtype)
-        factors = table[torch.stack(flags).long()].unbind()
-        torch._foreach_mul_(tested, list(factors))
+    scaled = [w for w, f in zip(tested, flags) if f]
+    unscaled = others + [w for w, f in zip(tested, flags) if not f]
+    if unscaled:
+        torch._foreach_mul_(unscaled, plain)
+    if scaled:
+        torch._foreach_mul_(scaled, projected)

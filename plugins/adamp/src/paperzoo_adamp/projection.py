@@ -15,148 +15,116 @@ channel, or the whole tensor as one row):
 The channel view (rows = output channels) is tried first and the layer view (one row) only when
 the channel view fails, as in the official implementation.
 
-Everything is computed for many weights at once. The gradient, weight and update rows of a group
-of weights (same device and dtype) sit in one ``(R, 3, C)`` workspace (``R`` rows in all, ``C``
-the longest row, shorter rows zero-padded), and a single batched matrix product ``B B^T`` gives
-every inner product a row needs (``<g,g>``, ``<g,w>``, ``<w,w>``, ``<w,p>``) in one pass over the
-data. Per-weight maxima and sums over the rows are segment reductions, with no host
-synchronisation.
+Everything but the inner products is computed for many weights at once: each inner product of a
+weight's rows is one ``torch.linalg.vecdot`` pass over the two tensors (no copies), written into a
+shared buffer of row statistics; the tests and coefficients of all weights are then a handful of
+vectorised ops on that buffer (segment reductions for per-weight maxima and sums). The decisions
+are read on the host once per call, so that ``<w, p>`` and the projection are computed only for the
+weights that pass (on a CPU this read costs nothing; on a GPU it is one synchronisation per chunk
+of parameters, where the official code synchronises once or twice per parameter).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-# Weights with different row lengths may share a workspace: shorter rows are zero-padded, which
-# leaves every inner product unchanged. Weights are grouped while padding at most doubles the
-# workspace or adds at most PAD_SLACK elements, so models with many small tensors need few ops.
-PAD_SLACK = 1 << 16
+
+def rows(t: Tensor) -> Tensor:
+    """The channel view ``t.reshape(t.size(0), -1)`` (a view unless ``t`` is not contiguous)."""
+    return t.reshape(t.shape[0], -1)
 
 
-def row_length(weight: Tensor) -> int:
-    """Length of one row of the channel view ``weight.view(weight.size(0), -1)``."""
-    return weight[0].numel()
+def row_dots(pairs: Sequence[tuple[Tensor, Tensor]], out: Tensor) -> None:
+    """``out[r0:r1] = <a_r, b_r>`` for the rows of each pair, consecutively (one pass per pair)."""
+    start = 0
+    for a, b in pairs:
+        n = a.shape[0]
+        torch.linalg.vecdot(rows(a), rows(b), out=out[start : start + n])
+        start += n
 
 
-def workspace_groups(weights: Sequence[Tensor]) -> list[list[int]]:
-    """Indices of ``weights`` grouped by device and dtype, then greedily from the longest rows
-    down, as long as zero padding to the group's longest row stays within the bound above."""
-    kinds: dict[tuple, list[int]] = {}
-    for i, w in enumerate(weights):
-        kinds.setdefault((w.device, w.dtype), []).append(i)
-    groups: list[list[int]] = []
-    for idx in kinds.values():
-        current: list[int] = []
-        width = rows = used = 0
-        for i in sorted(idx, key=lambda i: -row_length(weights[i])):
-            r, size = weights[i].shape[0], weights[i].numel()
-            if current and (rows + r) * width > max(2 * (used + size), used + size + PAD_SLACK):
-                groups.append(current)
-                current = []
-            if not current:
-                width, rows, used = row_length(weights[i]), 0, 0
-            current.append(i)
-            rows, used = rows + r, used + size
-        groups.append(current)
-    return groups
+def row_norms(tensors: Sequence[Tensor], out: Tensor) -> None:
+    """``out[r0:r1] = ||t_r||`` for the rows of each tensor, consecutively (one pass per tensor)."""
+    start = 0
+    for t in tensors:
+        n = t.shape[0]
+        torch.linalg.vector_norm(rows(t), dim=1, out=out[start : start + n])
+        start += n
 
 
-def radial_coefficients(
-    weights: Sequence[Tensor],
-    grads: Sequence[Tensor],
-    fill: Callable[[list[Tensor]], None],
-    delta: float,
-    eps: float,
-) -> tuple[list[Tensor], list[Tensor], Tensor]:
-    """The cosine test and the projection coefficients of weights sharing device and dtype.
+def scale_invariance(
+    weights: Sequence[Tensor], grads: Sequence[Tensor], delta: float, eps: float
+) -> tuple[list[str | None], Tensor]:
+    """The cosine test of weights sharing device and dtype (each at least two-dimensional).
 
-    :param weights: tensors with at least two dimensions.
-    :param grads: their gradients (the cosine test uses the raw gradient, not the update).
-    :param fill: writes the momentum updates ``p`` into the list of tensors it is given (views of
-        the workspace, in the weights' shapes).
-    :param delta: threshold of the cosine test.
-    :param eps: the epsilon of the norms.
-    :returns: the updates as filled in (workspace views); per weight, the coefficients ``c`` of
-        ``p <- p - c w``, shaped ``(rows, 1, ..., 1)`` to broadcast against the weight (zero
-        where the weight is not projected); and a boolean tensor, True where a weight was found
-        scale-invariant.
+    :returns: per weight the view that passed (``"channel"``, ``"layer"``, or ``None`` when the weight
+        is not scale-invariant), and ``||w||`` of every row (all weights' rows, consecutively).
     """
     first, device = weights[0], weights[0].device
-    rows, cols = [w.shape[0] for w in weights], [row_length(w) for w in weights]
-    total, width = sum(rows), max(cols)
-    work = torch.empty(total, 3, width, device=device, dtype=first.dtype)
-    blocks = work.split(rows)
-    # slots[k][i]: the rows of weight i in field k (0: gradient, 1: weight, 2: update), as views.
-    slots = [[b[:, k, :c].view(w.shape) for b, c, w in zip(blocks, cols, weights)] for k in range(3)]
-    padding = [b[:, :, c:] for b, c in zip(blocks, cols) if c < width]
-    if padding:
-        torch._foreach_zero_(padding)
-    torch._foreach_copy_(slots[0], list(grads))
-    torch._foreach_copy_(slots[1], list(weights))
-    fill(slots[2])
-
-    # One pass over the data: gram[r] = B_r B_r^T holds <g,g>, <g,w>, <w,w>, <w,p> of row r.
-    gram = torch.bmm(work, work.transpose(1, 2))
-    row_stats = torch.stack((gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1], gram[:, 1, 2]), dim=1)
-    lengths = torch.tensor(rows, device=device)
+    lengths_list = [w.shape[0] for w in weights]
+    cols = [w[0].numel() for w in weights]
+    total = sum(lengths_list)
+    # Per row: ||g||, <g, w>, ||w|| (a norm is one pass over one tensor, the inner product one over two).
+    stats = torch.empty(3, total, device=device, dtype=first.dtype)
+    row_norms(grads, stats[0])
+    row_dots(list(zip(grads, weights)), stats[1])
+    row_norms(weights, stats[2])
+    lengths = torch.tensor(lengths_list, device=device)
     limits = torch.tensor(
-        [[delta / math.sqrt(c), delta / math.sqrt(r * c)] for r, c in zip(rows, cols)],
+        [[delta / math.sqrt(c), delta / math.sqrt(r * c)] for r, c in zip(lengths_list, cols)],
         device=device,
         dtype=first.dtype,
     )
 
     # Channel view: |cos| < delta / sqrt(row length) must hold for every row (max over the rows).
-    g_norm, w_norm = row_stats[:, 0].sqrt(), row_stats[:, 2].sqrt()
-    cos_rows = row_stats[:, 1].abs() / (g_norm.clamp_min(eps) * w_norm.clamp_min(eps))
+    g_norm, w_norm = stats[0], stats[2]
+    cos_rows = stats[1].abs() / (g_norm.clamp_min(eps) * w_norm.clamp_min(eps))
     channel = torch.segment_reduce(cos_rows, "max", lengths=lengths) < limits[:, 0]
 
     # Layer view: the same test on the whole flattened tensor (sums of the row statistics).
-    stats = torch.segment_reduce(row_stats, "sum", lengths=lengths, axis=0)
-    g_norm_l, w_norm_l = stats[:, 0].sqrt(), stats[:, 2].sqrt()
-    cos_layer = stats[:, 1].abs() / (g_norm_l.clamp_min(eps) * w_norm_l.clamp_min(eps))
-    layer = ~channel & (cos_layer < limits[:, 1])
+    squares = torch.stack((stats[0].square(), stats[1], stats[2].square()), dim=1)
+    sums = torch.segment_reduce(squares, "sum", lengths=lengths, axis=0)
+    g_norm_l, w_norm_l = sums[:, 0].sqrt(), sums[:, 2].sqrt()
+    cos_layer = sums[:, 1].abs() / (g_norm_l.clamp_min(eps) * w_norm_l.clamp_min(eps))
+    layer = cos_layer < limits[:, 1]
 
-    # c = <w, p> / (||w|| + eps)^2 with the norm of the view that passed the test.
-    coef_channel = row_stats[:, 3] / (w_norm + eps).square()
-    coef_layer = torch.where(layer, stats[:, 3] / (w_norm_l + eps).square(), 0.0)
-    per_row = dict(repeats=lengths, output_size=total)
-    coef = torch.where(
-        channel.repeat_interleave(**per_row), coef_channel, coef_layer.repeat_interleave(**per_row)
-    )
-    coefs = [c.view((-1,) + (1,) * (w.dim() - 1)) for c, w in zip(coef.split(rows), weights)]
-    return slots[2], coefs, channel | layer
+    views = ["channel" if c else "layer" if lay else None for c, lay in zip(channel.tolist(), layer.tolist())]
+    return views, stats[2]
 
 
-def project(
+def project_(
+    updates: Sequence[Tensor],
     weights: Sequence[Tensor],
-    grads: Sequence[Tensor],
-    fill: Callable[[Sequence[int], list[Tensor]], None],
-    delta: float,
+    views: Sequence[str | None],
+    w_norm: Tensor,
     eps: float,
-) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-    """``radial_coefficients`` over weights of any shapes (each at least two-dimensional).
+) -> None:
+    """``p <- p - c w`` in place for the updates of the weights whose ``views[i]`` is not ``None``,
+    with ``c = <w, p> / (||w|| + eps)^2`` per row of that view.
 
-    :param fill: ``fill(indices, dst)`` writes the updates of ``weights[i] for i in indices`` into
-        ``dst``.
-    :returns: in the input order, the filled-in updates, the coefficients ``c`` (apply with
-        ``p -= c * w``), and a 0-dim boolean tensor per weight telling whether it is projected.
+    :param w_norm: ``||w||`` of every row of every weight, consecutively (from ``scale_invariance``).
     """
-    n = len(weights)
-    updates: list[Tensor] = [torch.empty(0)] * n
-    coefs: list[Tensor] = [torch.empty(0)] * n
-    flags: list[Tensor] = [torch.empty(0)] * n
-    for idx in workspace_groups(weights):
-        u, c, f = radial_coefficients(
-            [weights[i] for i in idx],
-            [grads[i] for i in idx],
-            lambda dst, idx=idx: fill(idx, dst),
-            delta,
-            eps,
-        )
-        for i, ui, ci, fi in zip(idx, u, c, f.unbind()):
-            updates[i], coefs[i], flags[i] = ui, ci, fi
-    return updates, coefs, flags
+    starts = [0]
+    for w in weights:
+        starts.append(starts[-1] + w.shape[0])
+    chosen = [i for i, v in enumerate(views) if v is not None]
+    if not chosen:
+        return
+    lengths_list = [weights[i].shape[0] for i in chosen]
+    w_norm = torch.cat([w_norm[starts[i] : starts[i + 1]] for i in chosen])
+    wp = torch.empty_like(w_norm)  # <w, p> per row
+    row_dots([(weights[i], updates[i]) for i in chosen], wp)
+    lengths = torch.tensor(lengths_list, device=wp.device)
+    per_row = dict(repeats=lengths, output_size=wp.shape[0])
+    # Channel view: c per row; layer view: one c from the sums over the rows.
+    coef_channel = wp / (w_norm + eps).square()
+    sums = torch.segment_reduce(torch.stack((wp, w_norm.square()), dim=1), "sum", lengths=lengths, axis=0)
+    coef_layer = (sums[:, 0] / (sums[:, 1].sqrt() + eps).square()).repeat_interleave(**per_row)
+    is_channel = torch.tensor([views[i] == "channel" for i in chosen], device=wp.device)
+    coef = torch.where(is_channel.repeat_interleave(**per_row), coef_channel, coef_layer)
+    coefs = [c.view((-1,) + (1,) * (weights[i].dim() - 1)) for c, i in zip(coef.split(lengths_list), chosen)]
+    torch._foreach_addcmul_([updates[i] for i in chosen], coefs, [weights[i] for i in chosen], value=-1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -102,32 +102,18 @@ class SGDP(Optimizer):
         # b_t, in place.
         torch._foreach_mul_(bufs, momentum)
         torch._foreach_add_(bufs, grads, alpha=1 - group["dampening"])
-        # p_t = g_t + momentum b_t (Nesterov) or b_t.
-        scaled = torch._foreach_mul(bufs, momentum) if nesterov else []
-
-        tested, others = split_projectable(params)
-
-        def fill(idx: Sequence[int], dst: list[Tensor]) -> None:  # p_t written into the workspace
-            if nesterov:
-                torch._foreach_copy_(dst, [grads[tested[j]] for j in idx])
-                torch._foreach_add_(dst, [scaled[tested[j]] for j in idx])
-            else:
-                torch._foreach_copy_(dst, [bufs[tested[j]] for j in idx])
-
-        # q_t: the radial component removed where the weight is scale-invariant. Without Nesterov
-        # the official code projects the momentum buffer itself (p_t is b_t), so the buffer is
-        # projected in place and serves as the update.
-        weights = take(params, tested)
-        targets = None if nesterov else take(bufs, tested)
-        updates, flags = radial_projection(weights, fill, group["delta"], group["eps"], targets)
-        plain = take(params, others)
-        if not others:
-            plain_updates = []
-        elif nesterov:
-            plain_updates = torch._foreach_add(take(grads, others), take(scaled, others))
+        # p_t = g_t + momentum b_t (Nesterov) or b_t. Without Nesterov the official code projects the
+        # momentum buffer itself (p_t is b_t), so the buffer is projected in place below.
+        if nesterov:
+            updates = torch._foreach_mul(bufs, momentum)
+            torch._foreach_add_(updates, grads)
         else:
-            plain_updates = take(bufs, others)
+            updates = bufs
 
+        # q_t: the radial component removed where the weight is scale-invariant.
+        tested, others = split_projectable(params)
+        weights = take(params, tested)
+        flags = radial_projection(weights, take(updates, tested), group["delta"], group["eps"])
         if wd > 0:
             ratio = group["wd_ratio"]
             # Same expression as the official code, with wd_ratio = 1 for the plain factor.
@@ -135,5 +121,5 @@ class SGDP(Optimizer):
                 1 - lr * wd * 1 / (1 - momentum),
                 1 - lr * wd * ratio / (1 - momentum),
             )
-            decay_weights(weights, flags, plain, plain_factor, projected_factor)
-        torch._foreach_add_(weights + plain, [*updates, *plain_updates], alpha=-lr)
+            decay_weights(weights, flags, take(params, others), plain_factor, projected_factor)
+        torch._foreach_add_(params, updates, alpha=-lr)

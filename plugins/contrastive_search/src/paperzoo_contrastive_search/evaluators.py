@@ -6,10 +6,10 @@ from typing import Any
 
 import torch
 from paperzoo.data import DataBundle, fetch
+from paperzoo_tinylm.protocol import forward
 
 from .decoding import contrastive_search, greedy_search
 from .metrics import repetition_metrics, similarity_sums
-from .protocol import forward
 
 
 def _split(data: DataBundle, split: str) -> Any:
@@ -75,7 +75,7 @@ class _Decoding:
             logp = forward(model, generated, None, False).logits[:, self.prompt_len - 1 : -1].float()
             logp = logp.log_softmax(dim=-1).gather(-1, generated[:, self.prompt_len :, None])
             logprob += float(logp.sum())
-            total, count = similarity_sums(forward(model, chunk, None, False).hidden)
+            total, count = similarity_sums(forward(model, chunk, None, False, hidden=True).hidden)
             sim_sum, pairs = sim_sum + float(total), pairs + count
         model.train(was_training)
         generated_tokens = torch.cat(continuations)
@@ -159,7 +159,7 @@ class Isotropy:
         model.eval()
         sim_sum, pairs = 0.0, 0
         for chunk in texts.to(_device(model)).split(self.batch_size):
-            total, count = similarity_sums(forward(model, chunk, None, False).hidden)
+            total, count = similarity_sums(forward(model, chunk, None, False, hidden=True).hidden)
             sim_sum, pairs = sim_sum + float(total), pairs + count
         model.train(was_training)
         return {"isotropy": 1.0 - sim_sum / pairs}

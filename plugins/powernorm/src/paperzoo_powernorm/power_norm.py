@@ -20,65 +20,19 @@ forward pass divides by the batch statistic ``sqrt(sigma_B^2 + eps)`` instead of
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
+
+from paperzoo_powernorm.fused import Config, PowerNormFunction, group_rsqrt
 
 
 def group_scale(x: Tensor, group_num: int, eps: float) -> Tensor:
     """The released code's GroupScaling pre-step: per token, split the features into ``group_num``
     groups of consecutive features and divide each group by its root mean square,
-    ``x_g / sqrt(1/|g| sum_{j in g} x_j^2 + eps)``. ``group_num=1`` divides by the token's RMS."""
+    ``x_g / sqrt(1/|g| sum_{j in g} x_j^2 + eps)``. ``group_num=1`` divides by the token's RMS.
+    (Plain autograd; the layer itself runs this step inside its fused function.)"""
     groups = x.unflatten(-1, (group_num, -1))
-    return (groups * torch.rsqrt(groups.square().mean(-1, keepdim=True) + eps)).flatten(-2)
-
-
-class _PowerNormFunction(torch.autograd.Function):
-    """``x_hat = x / sqrt(scale_sq + eps)`` with PN's approximate backward.
-
-    ``scale_sq`` is ``sigma_B^2`` during warm-up and ``psi_{t-1}^2`` after it; the backward treats it
-    as a constant and corrects for it with the running ``nu`` (Algorithm 1, backward pass), dividing
-    by ``sqrt(sigma_B^2 + eps)`` as the released code does. ``ema_gz`` is updated in place.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: Tensor,
-        scale_sq: Tensor,
-        batch_sq: Tensor,
-        ema_gz: Tensor,
-        alpha_bkw: float,
-        eps: float,
-        keep: Tensor | None,
-    ) -> Tensor:
-        x_hat = x * torch.rsqrt(scale_sq + eps)
-        ctx.save_for_backward(x_hat, batch_sq, keep)
-        ctx.ema_gz, ctx.alpha_bkw, ctx.eps = ema_gz, alpha_bkw, eps
-        return x_hat
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad_x_hat: Tensor) -> tuple[Tensor | None, ...]:
-        x_hat, batch_sq, keep = ctx.saved_tensors
-        ema_gz = ctx.ema_gz
-        # x_tilde_t = dL/dx_hat_t - nu_{t-1} x_hat_t, with nu_{t-1} = (1 - a_b) ema_gz
-        x_tilde = grad_x_hat - (1.0 - ctx.alpha_bkw) * ema_gz * x_hat
-        # ema_gz += 1/B sum_i x_tilde_i x_hat_i  <=>  nu_t = nu_{t-1}(1 - (1-a_b) Gamma_t) + (1-a_b) Lambda_t
-        with torch.no_grad():
-            ema_gz.add_(_token_mean(x_tilde * x_hat, keep).to(ema_gz.dtype))
-        # dL/dx_t = x_tilde_t / sqrt(sigma_B^2 + eps)
-        grad_x = x_tilde * torch.rsqrt(batch_sq + ctx.eps)
-        return grad_x, None, None, None, None, None, None
-
-
-def _token_mean(values: Tensor, keep: Tensor | None) -> Tensor:
-    """Mean over the rows (tokens) of a ``(tokens, features)`` tensor, only over rows with ``keep=1``."""
-    if keep is None:
-        return values.mean(0)
-    return (values * keep.unsqueeze(-1)).sum(0) / keep.sum().clamp_min(1.0)
+    return (groups * group_rsqrt(groups, eps)).flatten(-2)
 
 
 class PowerNorm(nn.Module):
@@ -152,39 +106,24 @@ class PowerNorm(nn.Module):
                 f"expected {self.num_features} features in the last dimension, got {tuple(x.shape)}"
             )
         h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        if self.group_num is not None:
-            h = group_scale(h, self.group_num, self.eps)
-        flat = h.reshape(-1, self.num_features)
-        if self.training:
-            keep = None
-            if pad_mask is not None:
-                if pad_mask.shape != x.shape[:-1]:
-                    raise ValueError(
-                        f"pad_mask of shape {tuple(pad_mask.shape)} does not match {tuple(x.shape)}"
-                    )
-                keep = (~pad_mask.bool()).reshape(-1).to(flat.dtype)
-            x_hat = self._train_forward(flat, keep)
-        else:
-            x_hat = flat * torch.rsqrt(self.running_phi + self.eps)  # y = gamma * x / psi + beta
-        if self.affine:
-            x_hat = x_hat * self.weight + self.bias
-        return x_hat.reshape(x.shape).to(x.dtype)
-
-    def _train_forward(self, flat: Tensor, keep: Tensor | None) -> Tensor:
-        with torch.no_grad():
-            self.iters.add_(1)
-            t = self.iters
-            batch_sq = _token_mean(flat.square(), keep)  # sigma_B^2
-            # warm-up normalises by the batch statistic, afterwards by psi_{t-1} (before this update)
-            scale_sq = torch.where(t <= self.warmup_iters, batch_sq, self.running_phi)
-            # the released code first keeps a cumulative average of sigma_B^2 while t < warmup_iters,
-            # then always applies psi_t^2 = a_f psi_{t-1}^2 + (1 - a_f) sigma_B^2
-            tf = t.to(batch_sq.dtype)
-            averaged = torch.where(
-                t < self.warmup_iters, self.running_phi * (tf - 1) / tf + batch_sq / tf, self.running_phi
-            )
-            self.running_phi.copy_(self.alpha_fwd * averaged + (1.0 - self.alpha_fwd) * batch_sq)
-        return _PowerNormFunction.apply(flat, scale_sq, batch_sq, self.ema_gz, self.alpha_bkw, self.eps, keep)
+        flat = h.reshape(-1, self.num_features).contiguous()
+        keep = None
+        if self.training and pad_mask is not None:
+            if pad_mask.shape != x.shape[:-1]:
+                raise ValueError(f"pad_mask of shape {tuple(pad_mask.shape)} does not match {tuple(x.shape)}")
+            keep = (~pad_mask.bool()).reshape(-1).to(flat.dtype)
+        cfg = Config(
+            self.group_num,
+            self.eps,
+            self.alpha_fwd,
+            self.alpha_bkw,
+            self.warmup_iters,
+            self.running_phi,
+            self.ema_gz,
+            self.iters,
+        )
+        y = PowerNormFunction.apply(flat, self.weight, self.bias, cfg, keep, self.training)
+        return y.view(x.shape).to(x.dtype)
 
 
 def _features_of(base: nn.Module | int) -> tuple[int, Tensor]:

@@ -153,3 +153,26 @@ def register_datasets(register):
         tags=("synthetic", "language_modeling", "grammar", "kit"),
         example=dict(_SMALL),
     )
+
+
+@hookimpl
+def register_evaluators(register):
+    register(
+        "tinylm_layer_stats",
+        "paperzoo_tinylm.layer_stats:LayerStatsEvaluator",
+        "Per-layer statistics through the hook names: residual-stream RMS and variance, gradient norms, "
+        "activation nonzero fraction, block input/output angle.",
+        paper=TRANSFORMER,
+        tags=("analysis", "language_modeling", "kit"),
+        example={"batch_size": 4},
+        example_config={
+            "data": {"name": "tinylm_stdlib", "seq_len": 16, "max_bytes": 4000},
+            "model": {
+                "name": "tinylm_decoder",
+                "d_model": 16,
+                "n_layers": 2,
+                "n_heads": 2,
+                "max_seq_len": 32,
+            },
+        },
+    )

@@ -1,0 +1,64 @@
+"""The Peri-LN block against the Pre-LN block (and Post-LN) of the same size: one forward+backward pass.
+
+Prints the median time of one forward+backward pass of each block over ``--rounds`` interleaved rounds
+(one pass of every block per round, so that a change of machine load affects all alike), its peak memory
+(``paperzoo.bench.peak_memory``: activations saved for backward, gradients and temporaries), and both as
+ratios to the Pre-LN block. Shapes (batch, tokens, d_model): the claim test's width (16, 32, 32) and a
+larger one (8, 256, 256). The blocks are tinylm's (RMSNorm, RoPE, SwiGLU); Peri-LN adds two RMSNorms.
+
+Run: ``registry bench peri_ln [--threads 2] [--rounds 30]`` (or ``python -m paperzoo_peri_ln.bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import torch
+from paperzoo.bench import interleaved_medians, peak_memory
+
+from paperzoo_peri_ln.layer import NormPlacementBlock
+
+SHAPES = [((16, 32, 32), 2), ((8, 256, 256), 8)]  # (B, T, d_model), heads
+
+
+def step(block: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    """One forward and backward pass; the gradients are released afterwards."""
+    block(x).backward(grad)
+    x.grad = None
+    block.zero_grad(set_to_none=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv`` (default: the command line) and print times, peak memory and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op CPU threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved timed rounds (default 30)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(
+        f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; wall time of one "
+        f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are to the Pre-LN block"
+    )
+    print(f"{'shape (B, T, d)':>16} {'block':>6} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}")
+    for shape, heads in SHAPES:
+        x = torch.randn(shape, device=device, requires_grad=True)
+        grad = torch.randn_like(x)
+        works = {}
+        for placement in ("pre", "peri", "post"):
+            block = NormPlacementBlock(shape[-1], heads, placement=placement).to(device)
+            works[placement] = partial(step, block, x, grad)
+        times = interleaved_medians(works, device, args.rounds, warmup=3)
+        mems = {name: peak_memory(work, device) for name, work in works.items()}
+        for name in works:
+            print(
+                f"{str(shape):>16} {name:>6} {times[name] * 1e3:9.3f} {times[name] / times['pre']:10.2f} "
+                f"{mems[name] / 2**20:8.2f} {mems[name] / max(mems['pre'], 1):9.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The Mix-LN decoder against the Pre-LN tinylm decoder of the same size: one forward+backward pass.
+
+Prints the median time of one training step's forward+backward pass over ``--rounds`` interleaved rounds
+(one pass of each model per round, so that a change of machine load affects both alike), its peak memory
+(``paperzoo.bench.peak_memory``: activations saved for backward, gradients and temporaries), and both as
+ratios to Pre-LN. Both models have the same parameters (Mix-LN only moves the norms of its first
+``floor(alpha * n_layers)`` blocks after the residual addition). Sizes: the claim test's (12 blocks, 32
+wide, batch 16 x 32 tokens) and a larger one (12 blocks, 128 wide, batch 8 x 128 tokens).
+
+Run: ``registry bench mix_ln [--threads 2] [--rounds 20]`` (or ``python -m paperzoo_mix_ln.bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import torch
+from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo_tinylm.model import TinyLMDecoder
+
+from paperzoo_mix_ln.model import MixLNTransformer
+
+# (model sizes, (batch, tokens))
+SIZES = [
+    ({"d_model": 32, "n_layers": 12, "n_heads": 2, "max_seq_len": 64}, (16, 32)),
+    ({"d_model": 128, "n_layers": 12, "n_heads": 4, "max_seq_len": 128}, (8, 128)),
+]
+
+
+def step(model: torch.nn.Module, ids: torch.Tensor) -> None:
+    """One forward and backward pass of the language-model loss; the gradients are released afterwards."""
+    logits = model(ids).logits
+    torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
+    model.zero_grad(set_to_none=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv`` (default: the command line) and print times, peak memory and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op CPU threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=20, help="interleaved timed rounds (default 20)")
+    parser.add_argument("--alpha", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(
+        f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; wall time of one "
+        f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are Mix-LN "
+        f"(alpha={args.alpha}) / Pre-LN"
+    )
+    print(
+        f"{'d_model x layers':>16} {'(B, T)':>10} {'model':>7} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}"
+    )
+    for sizes, (b, t) in SIZES:
+        ids = torch.randint(363, (b, t), device=device)
+        models = {
+            "pre_ln": TinyLMDecoder(**sizes).to(device),
+            "mix_ln": MixLNTransformer(alpha=args.alpha, **sizes).to(device),
+        }
+        works = {name: partial(step, m, ids) for name, m in models.items()}
+        times = interleaved_medians(works, device, args.rounds, warmup=2)
+        mems = {name: peak_memory(work, device) for name, work in works.items()}
+        for name in works:
+            print(
+                f"{sizes['d_model']:>6} x {sizes['n_layers']:<7} {str((b, t)):>10} {name:>7} {times[name] * 1e3:9.2f} "
+                f"{times[name] / times['pre_ln']:10.2f} {mems[name] / 2**20:8.2f} "
+                f"{mems[name] / max(mems['pre_ln'], 1):9.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -106,3 +106,48 @@ def peak_memory(work: Callable[[], object], device: torch.device) -> int:
         live += delta
         peak = max(peak, live)
     return peak
+
+
+def backward_pass(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    """One forward and backward pass of ``module`` on ``x`` with output gradient ``grad``; the gradients
+    (of ``x`` and of the parameters) are released afterwards."""
+    module(x).backward(grad)
+    x.grad = None
+    module.zero_grad(set_to_none=True)
+
+
+def compare_header(label: str, name: str, widths: tuple[int, int] = (16, 8), extra: str = "") -> str:
+    """The column titles of :func:`compare`'s lines (``extra``: the title of the lines' extra column)."""
+    return (
+        f"{label:>{widths[0]}} {name:>{widths[1]}} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}"
+        + (f" {extra}" if extra else "")
+    )
+
+
+def compare(
+    works: dict[str, Callable[[], object]],
+    baseline: str,
+    device: torch.device,
+    rounds: int,
+    clock: Callable[[], float] | None = None,
+    *,
+    warmup: int = 1,
+    label: str = "",
+    widths: tuple[int, int] = (16, 8),
+    extra: dict[str, str] | None = None,
+) -> dict[str, tuple[float, int]]:
+    """Median seconds (:func:`interleaved_medians` over ``rounds``) and peak bytes (:func:`peak_memory`)
+    of each of ``works``; prints one line per work: ``label``, its name, milliseconds and the time ratio to
+    ``baseline``, MiB and the memory ratio to ``baseline`` (then ``extra[name]``, if given), in the
+    columns of :func:`compare_header` with the same ``widths``."""
+    if baseline not in works:
+        raise ValueError(f"baseline: got {baseline!r}; accepted: one of {list(works)}")
+    times = interleaved_medians(works, device, rounds, warmup=warmup, clock=clock)
+    results = {name: (times[name], peak_memory(work, device)) for name, work in works.items()}
+    base_time, base_mem = results[baseline]
+    for name, (secs, mem) in results.items():
+        print(
+            f"{label:>{widths[0]}} {name:>{widths[1]}} {secs * 1e3:9.3f} {secs / base_time:10.2f} "
+            f"{mem / 2**20:8.2f} {mem / max(base_mem, 1):9.2f}" + (f" {extra[name]}" if extra else "")
+        )
+    return results

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import backward_pass, interleaved_medians, peak_memory
 from torch import nn
 
 from paperzoo_layernorm.layer_norm import BaLayerNorm
@@ -42,13 +42,6 @@ class TorchLSTM(nn.Module):
         return self.lstm(x)[0]
 
 
-def step(module: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    module(x).backward(grad)
-    x.grad = None
-    module.zero_grad(set_to_none=True)
-
-
 def compare(
     modules: dict[str, nn.Module],
     shape: tuple[int, ...],
@@ -61,7 +54,7 @@ def compare(
     x = torch.randn(shape, device=device, requires_grad=True)
     grad = torch.randn(out_shape, device=device)
     works: dict[str, Callable[[], None]] = {
-        n: partial(step, m.to(device), x, grad) for n, m in modules.items()
+        n: partial(backward_pass, m.to(device), x, grad) for n, m in modules.items()
     }
     times = interleaved_medians(works, device, rounds, clock=clock)
     return {name: (times[name], peak_memory(work, device)) for name, work in works.items()}

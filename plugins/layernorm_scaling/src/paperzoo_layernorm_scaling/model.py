@@ -9,14 +9,11 @@ as the official code does (``NORM_TYPE=LNS``: both norms of a block, ``1 / sqrt(
 
 from __future__ import annotations
 
-import inspect
 import math
-import typing
-from dataclasses import fields
 from typing import Any
 
 import torch
-from paperzoo_tinylm.config import TinyLMConfig, make_config
+from paperzoo_tinylm.config import TinyLMConfig, make_config, with_config_signature
 from paperzoo_tinylm.model import TinyLMDecoder
 from torch import nn
 
@@ -66,6 +63,7 @@ def apply_layernorm_scaling(model: TinyLMDecoder) -> TinyLMDecoder:
     return model
 
 
+@with_config_signature
 class LayerNormScalingDecoder(TinyLMDecoder):
     """A Pre-LN tinylm decoder with LayerNorm Scaling (``layernorm_scaling_decoder``).
 
@@ -82,23 +80,3 @@ class LayerNormScalingDecoder(TinyLMDecoder):
             )
         super().__init__(cfg)
         apply_layernorm_scaling(self)
-
-
-def _signature(cls: type) -> type:
-    """Expose every tinylm config field as a keyword, so that a config checks names and types."""
-    hints = typing.get_type_hints(TinyLMConfig)
-    params = [
-        inspect.Parameter(
-            f.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=f.default_factory() if callable(f.default_factory) else f.default,
-            annotation=hints[f.name],
-        )
-        for f in fields(TinyLMConfig)
-    ]
-    cls.__signature__ = inspect.Signature(params)
-    cls.__init__.__annotations__ = {p.name: p.annotation for p in params}
-    return cls
-
-
-_signature(LayerNormScalingDecoder)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import backward_pass, interleaved_medians, peak_memory
 from torch import nn
 
 from paperzoo_lazy_neuron.topk import LazyNeuronTopK
@@ -27,13 +27,6 @@ from paperzoo_lazy_neuron.topk import LazyNeuronTopK
 # (tokens, d_ff, k): the claim test's MLP (32 sequences x 13 tokens, width 128, k 8) and a
 # GPT-2-small-like one (8 x 256 tokens, width 3072, k 128 as the paper's ViT-B/16 runs)
 SHAPES = [(416, 128, 8), (2048, 3072, 128)]
-
-
-def step(module: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    module(x).backward(grad)
-    x.grad = None
-    module.zero_grad(set_to_none=True)
 
 
 def mlp(d_ff: int, act: nn.Module, device: torch.device) -> nn.Module:
@@ -50,10 +43,10 @@ def measure(
     x = torch.randn(tokens, d_ff // 4, device=device, requires_grad=True)
     gx = torch.randn_like(x)
     works: dict[str, Callable[[], None]] = {
-        "ReLU": partial(step, nn.ReLU(), z, gz),
-        f"Top-{k}": partial(step, LazyNeuronTopK(k=k), z, gz),
-        "MLP ReLU": partial(step, mlp(d_ff, nn.ReLU(), device), x, gx),
-        f"MLP Top-{k}": partial(step, mlp(d_ff, LazyNeuronTopK(k=k), device), x, gx),
+        "ReLU": partial(backward_pass, nn.ReLU(), z, gz),
+        f"Top-{k}": partial(backward_pass, LazyNeuronTopK(k=k), z, gz),
+        "MLP ReLU": partial(backward_pass, mlp(d_ff, nn.ReLU(), device), x, gx),
+        f"MLP Top-{k}": partial(backward_pass, mlp(d_ff, LazyNeuronTopK(k=k), device), x, gx),
     }
     times = interleaved_medians(works, device, rounds, warmup=3)
     return {name: (times[name], peak_memory(work, device)) for name, work in works.items()}

@@ -16,8 +16,9 @@ import argparse
 from functools import partial
 
 import torch
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import compare, compare_header
 from paperzoo_tinylm.model import TinyLMDecoder
+from paperzoo_tinylm.training import lm_step
 
 from paperzoo_mix_ln.model import MixLNTransformer
 
@@ -26,13 +27,6 @@ SIZES = [
     ({"d_model": 32, "n_layers": 12, "n_heads": 2, "max_seq_len": 64}, (16, 32)),
     ({"d_model": 128, "n_layers": 12, "n_heads": 4, "max_seq_len": 128}, (8, 128)),
 ]
-
-
-def step(model: torch.nn.Module, ids: torch.Tensor) -> None:
-    """One forward and backward pass of the language-model loss; the gradients are released afterwards."""
-    logits = model(ids).logits
-    torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
-    model.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,24 +45,16 @@ def main(argv: list[str] | None = None) -> None:
         f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are Mix-LN "
         f"(alpha={args.alpha}) / Pre-LN"
     )
-    print(
-        f"{'d_model x layers':>16} {'(B, T)':>10} {'model':>7} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}"
-    )
+    print(compare_header(f"{'d_model x layers':>16} {'(B, T)':>10}", "model", (27, 7)))
     for sizes, (b, t) in SIZES:
         ids = torch.randint(363, (b, t), device=device)
         models = {
             "pre_ln": TinyLMDecoder(**sizes).to(device),
             "mix_ln": MixLNTransformer(alpha=args.alpha, **sizes).to(device),
         }
-        works = {name: partial(step, m, ids) for name, m in models.items()}
-        times = interleaved_medians(works, device, args.rounds, warmup=2)
-        mems = {name: peak_memory(work, device) for name, work in works.items()}
-        for name in works:
-            print(
-                f"{sizes['d_model']:>6} x {sizes['n_layers']:<7} {str((b, t)):>10} {name:>7} {times[name] * 1e3:9.2f} "
-                f"{times[name] / times['pre_ln']:10.2f} {mems[name] / 2**20:8.2f} "
-                f"{mems[name] / max(mems['pre_ln'], 1):9.2f}"
-            )
+        works = {name: partial(lm_step, m, ids) for name, m in models.items()}
+        label = f"{sizes['d_model']:>6} x {sizes['n_layers']:<7} {str((b, t)):>10}"
+        compare(works, "pre_ln", device, args.rounds, warmup=2, label=label, widths=(27, 7))
 
 
 if __name__ == "__main__":

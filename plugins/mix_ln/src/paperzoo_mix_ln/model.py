@@ -12,13 +12,10 @@ weights load into (and from) a Pre-LN or Post-LN tinylm decoder of the same size
 
 from __future__ import annotations
 
-import inspect
 import math
-import typing
-from dataclasses import fields
 from typing import Any
 
-from paperzoo_tinylm.config import TinyLMConfig, make_config
+from paperzoo_tinylm.config import TinyLMConfig, make_config, with_config_signature
 from paperzoo_tinylm.model import TinyLMDecoder
 
 #: The paper's default share of Post-LN blocks (Li et al., 2025, section 4: alpha = 0.25).
@@ -44,6 +41,7 @@ def mix_ln_placements(n_layers: int, alpha: float = DEFAULT_ALPHA, n_post: int |
     return ["post"] * k + ["pre"] * (n_layers - k)
 
 
+@with_config_signature(exclude=("norm_placement",))
 class MixLNTransformer(TinyLMDecoder):
     """Mix-LN causal transformer LM (``mix_ln_transformer``): a tinylm decoder whose first
     ``floor(alpha * n_layers)`` blocks are Post-LN and the rest Pre-LN.
@@ -70,28 +68,3 @@ class MixLNTransformer(TinyLMDecoder):
         placements = mix_ln_placements(cfg.n_layers, alpha, n_post)
         super().__init__(cfg, norm_placement=placements)
         self.alpha, self.n_post = alpha, placements.count("post")
-
-
-def _signature(cls: type) -> type:
-    """Expose ``alpha``, ``n_post`` and every tinylm config field but ``norm_placement`` as keywords, so a
-    paperzoo config checks every field (name and type) before building."""
-    hints = typing.get_type_hints(TinyLMConfig)
-    params = [
-        inspect.Parameter("alpha", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_ALPHA, annotation=float),
-        inspect.Parameter("n_post", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=int | None),
-    ] + [
-        inspect.Parameter(
-            f.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=f.default_factory() if callable(f.default_factory) else f.default,
-            annotation=hints[f.name],
-        )
-        for f in fields(TinyLMConfig)
-        if f.name != "norm_placement"
-    ]
-    cls.__signature__ = inspect.Signature(params)
-    cls.__init__.__annotations__ = {p.name: p.annotation for p in params}
-    return cls
-
-
-_signature(MixLNTransformer)

@@ -15,18 +15,11 @@ import argparse
 from functools import partial
 
 import torch
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import backward_pass, compare, compare_header
 
 from paperzoo_peri_ln.layer import NormPlacementBlock
 
 SHAPES = [((16, 32, 32), 2), ((8, 256, 256), 8)]  # (B, T, d_model), heads
-
-
-def step(block: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    block(x).backward(grad)
-    x.grad = None
-    block.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,21 +36,15 @@ def main(argv: list[str] | None = None) -> None:
         f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; wall time of one "
         f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are to the Pre-LN block"
     )
-    print(f"{'shape (B, T, d)':>16} {'block':>6} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9}")
+    print(compare_header("shape (B, T, d)", "block", (16, 6)))
     for shape, heads in SHAPES:
         x = torch.randn(shape, device=device, requires_grad=True)
         grad = torch.randn_like(x)
         works = {}
         for placement in ("pre", "peri", "post"):
             block = NormPlacementBlock(shape[-1], heads, placement=placement).to(device)
-            works[placement] = partial(step, block, x, grad)
-        times = interleaved_medians(works, device, args.rounds, warmup=3)
-        mems = {name: peak_memory(work, device) for name, work in works.items()}
-        for name in works:
-            print(
-                f"{str(shape):>16} {name:>6} {times[name] * 1e3:9.3f} {times[name] / times['pre']:10.2f} "
-                f"{mems[name] / 2**20:8.2f} {mems[name] / max(mems['pre'], 1):9.2f}"
-            )
+            works[placement] = partial(backward_pass, block, x, grad)
+        compare(works, "pre", device, args.rounds, warmup=3, label=str(shape), widths=(16, 6))
 
 
 if __name__ == "__main__":

@@ -13,15 +13,12 @@ Its hook names are tinylm's, relative to the block: ``resid_pre``, ``attn.out``,
 
 from __future__ import annotations
 
-import inspect
-import typing
-from dataclasses import fields
 from typing import Any
 
 import torch
 from paperzoo_tinylm.attention import AttentionMask
 from paperzoo_tinylm.blocks import Block
-from paperzoo_tinylm.config import PLACEMENTS, TinyLMConfig
+from paperzoo_tinylm.config import PLACEMENTS, TinyLMConfig, with_config_signature
 from paperzoo_tinylm.positions import Rotary
 
 # Model-level fields a single block has no use for; its placement is its own argument.
@@ -36,29 +33,7 @@ _BLOCK_FIXED = (
 )
 
 
-def _with_config_fields(cls: type) -> type:
-    """Expose the tinylm config fields that ``**config`` accepts in ``cls``'s signature and type hints, so a
-    paperzoo config checks every field (name and type) before building."""
-    own = [p for p in inspect.signature(cls.__init__).parameters.values() if p.kind != p.VAR_KEYWORD][1:]
-    hints = typing.get_type_hints(TinyLMConfig)
-    taken = {p.name for p in own} | set(_BLOCK_FIXED)
-    extra = [
-        inspect.Parameter(
-            f.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=f.default_factory() if callable(f.default_factory) else f.default,
-            annotation=hints[f.name],
-        )
-        for f in fields(TinyLMConfig)
-        if f.name not in taken
-    ]
-    own_hints = typing.get_type_hints(cls.__init__)
-    cls.__signature__ = inspect.Signature(own + extra)
-    cls.__init__.__annotations__ = {**own_hints, **{p.name: p.annotation for p in extra}}
-    return cls
-
-
-@_with_config_fields
+@with_config_signature(exclude=_BLOCK_FIXED)
 class NormPlacementBlock(Block):
     """One tinylm transformer block whose norm placement is chosen by ``placement``.
 
@@ -117,7 +92,7 @@ class NormPlacementBlock(Block):
         return super().forward(x, mask, rotary, cache, layer)
 
 
-@_with_config_fields
+@with_config_signature(exclude=_BLOCK_FIXED)
 class PeriLNBlock(NormPlacementBlock):
     """The Peri-LN block: ``h = x + Norm_out(Attn(Norm_in(x)))``, ``y = h + Norm_out(FFN(Norm_in(h)))``,
     each norm with its own learnable gain (``NormPlacementBlock`` with ``placement="peri"``)."""

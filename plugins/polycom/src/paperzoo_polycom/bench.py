@@ -23,13 +23,13 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-import torch.nn.functional as F
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import backward_pass, compare, compare_header
 from torch import nn
 
 from paperzoo_polycom.polycom import PolyNorm, PolyReLU
 
 SHAPES = [(16, 64, 256), (4, 256, 2048)]
+_WIDTHS = (16, 24)  # of the label and variant columns
 
 
 def activations() -> dict[str, nn.Module]:
@@ -43,20 +43,6 @@ def activations() -> dict[str, nn.Module]:
         "PolyNorm(stable=False)": PolyNorm(stable=False),
         "PolyNorm(checkpoint)": PolyNorm(checkpoint=True),
     }
-
-
-def step(act: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    act(x).backward(grad)
-    x.grad = None
-    act.zero_grad(set_to_none=True)
-
-
-def model_step(model: nn.Module, ids: torch.Tensor) -> None:
-    """One forward and backward pass of a language model (next-byte cross-entropy)."""
-    logits = model(ids[:, :-1]).logits
-    F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten()).backward()
-    model.zero_grad(set_to_none=True)
 
 
 def saved_bytes(act: nn.Module, x: torch.Tensor) -> int:
@@ -73,39 +59,44 @@ def saved_bytes(act: nn.Module, x: torch.Tensor) -> int:
     return sum(seen.values())
 
 
-def measure_layers(shape, device, rounds, clock) -> dict[str, tuple[float, int, float]]:
+def measure_layers(shape, device, rounds, clock) -> dict[str, tuple[float, int]]:
+    """Print (and return) the median time and peak memory of one pass of each activation on ``shape``,
+    with the tensors it saves for the backward pass in sizes of the input."""
     x = torch.randn(shape, device=device, requires_grad=True)
     grad = torch.randn_like(x)
     acts = {name: act.to(device) for name, act in activations().items()}
-    works = {name: partial(step, act, x, grad) for name, act in acts.items()}
-    times = interleaved_medians(works, device, rounds, warmup=3, clock=clock)
+    works = {name: partial(backward_pass, act, x, grad) for name, act in acts.items()}
     size = x.numel() * x.element_size()
-    return {
-        name: (times[name], peak_memory(work, device), saved_bytes(acts[name], x) / size)
-        for name, work in works.items()
-    }
+    saved = {name: f"{saved_bytes(act, x) / size:7.2f}" for name, act in acts.items()}
+    return compare(
+        works, "GELU", device, rounds, clock, warmup=3, label=str(shape), widths=_WIDTHS, extra=saved
+    )
 
 
-def measure_models(device, rounds, clock) -> dict[str, tuple[float, int, float]]:
+def measure_models(device, rounds, clock) -> dict[str, tuple[float, int]]:
+    """Print (and return) the median time and peak memory of one training step of the claim test's
+    tinylm decoder with each activation (GELU the baseline)."""
     from paperzoo_tinylm.model import TinyLMDecoder
+    from paperzoo_tinylm.training import lm_step
 
-    ids = torch.randint(256, (16, 65), device=device)
+    ids = torch.randint(256, (16, 64), device=device)
     works: dict[str, Callable[[], None]] = {}
     for act in ("gelu", "polyrelu", "polynorm"):
         torch.manual_seed(0)
         model = TinyLMDecoder(d_model=64, n_layers=2, n_heads=4, max_seq_len=64, ffn="mlp", activation=act)
-        works[f"tinylm ({act})"] = partial(model_step, model.to(device), ids)
-    times = interleaved_medians(works, device, rounds, warmup=2, clock=clock)
-    return {name: (times[name], peak_memory(work, device), float("nan")) for name, work in works.items()}
-
-
-def _print(label: str, results: dict[str, tuple[float, int, float]]) -> None:
-    base_time, base_mem, _ = next(iter(results.values()))
-    for name, (seconds, mem, saved) in results.items():
-        print(
-            f"{label:>16} {name:>24} {seconds * 1e3:9.3f} {seconds / base_time:10.2f} "
-            f"{mem / 2**20:8.2f} {mem / max(base_mem, 1):9.2f} {saved:7.2f}"
-        )
+        works[f"tinylm ({act})"] = partial(lm_step, model.to(device), ids)
+    saved = dict.fromkeys(works, f"{float('nan'):7.2f}")
+    return compare(
+        works,
+        "tinylm (gelu)",
+        device,
+        rounds,
+        clock,
+        warmup=2,
+        label="model step",
+        widths=_WIDTHS,
+        extra=saved,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,12 +116,10 @@ def main(argv: list[str] | None = None) -> None:
         f"one forward+backward pass, median of {args.rounds} interleaved rounds; ratios are to GELU"
     )
     print("saved: tensors kept for the backward pass, in sizes of the input (layers only)")
-    print(
-        f"{'shape':>16} {'variant':>24} {'ms':>9} {'time ratio':>10} {'MiB':>8} {'mem ratio':>9} {'saved':>7}"
-    )
+    print(compare_header("shape", "variant", _WIDTHS, f"{'saved':>7}"))
     for shape in SHAPES:
-        _print(str(shape), measure_layers(shape, device, args.rounds, clock))
-    _print("model step", measure_models(device, max(args.rounds // 3, 3), clock))
+        measure_layers(shape, device, args.rounds, clock)
+    measure_models(device, max(args.rounds // 3, 3), clock)
 
 
 if __name__ == "__main__":

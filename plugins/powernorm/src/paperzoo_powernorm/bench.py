@@ -26,7 +26,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from paperzoo.bench import interleaved_medians, peak_memory
+from paperzoo.bench import backward_pass, compare, compare_header
 from torch import nn
 
 from paperzoo_powernorm.power_norm import PowerNorm
@@ -43,13 +43,6 @@ class TokenBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
-
-
-def step(norm: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    norm(x).backward(grad)
-    x.grad = None
-    norm.zero_grad(set_to_none=True)
 
 
 def norms_for(features: int, group_num: int, training: bool) -> dict[str, nn.Module]:
@@ -71,15 +64,16 @@ def measure(
     rounds: int,
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, tuple[float, int]]:
-    """Median seconds (of ``clock``) and peak bytes of one forward+backward pass of each norm."""
+    """Median seconds (of ``clock``) and peak bytes of one forward+backward pass of each norm, printed
+    with the ratios to LayerNorm."""
     x = torch.randn(shape, device=device, requires_grad=True)
     grad = torch.randn_like(x)
     works: dict[str, Callable[[], None]] = {
-        name: partial(step, norm.to(device), x, grad)
+        name: partial(backward_pass, norm.to(device), x, grad)
         for name, norm in norms_for(shape[-1], group_num, training).items()
     }
-    times = interleaved_medians(works, device, rounds, warmup=3, clock=clock)
-    return {name: (times[name], peak_memory(work, device)) for name, work in works.items()}
+    label = f"{str(shape):>16} {'train' if training else 'eval':>5}"
+    return compare(works, "LayerNorm", device, rounds, clock, warmup=3, label=label, widths=(22, 26))
 
 
 def profile(shape: tuple[int, int, int], group_num: int, device: torch.device) -> None:
@@ -93,7 +87,7 @@ def profile(shape: tuple[int, int, int], group_num: int, device: torch.device) -
         ("LayerNorm", nn.LayerNorm(shape[-1])),
         (f"PowerNorm(group_num={group_num})", PowerNorm(shape[-1], warmup_iters=0, group_num=group_num)),
     ]:
-        work = partial(step, norm.to(device).train(), x, grad)
+        work = partial(backward_pass, norm.to(device).train(), x, grad)
         for _ in range(3):
             work()
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -126,20 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         f"forward+backward pass, median of {args.rounds} interleaved rounds"
     )
     print("ratios are to nn.LayerNorm; memory is the peak of one forward+backward pass")
-    print(
-        f"{'shape (B, T, C)':>16} {'mode':>5} {'norm':>26} {'ms':>8} {'time ratio':>10} "
-        f"{'MiB':>7} {'mem ratio':>9}"
-    )
+    print(compare_header(f"{'shape (B, T, C)':>16} {'mode':>5}", "norm", (22, 26)))
     for shape, group_num in SHAPES:
         for training in (True, False):
-            results = measure(shape, group_num, training, device, args.rounds, clock)
-            ln_time, ln_mem = results["LayerNorm"]
-            for name, (seconds, mem) in results.items():
-                print(
-                    f"{str(shape):>16} {'train' if training else 'eval':>5} {name:>26} "
-                    f"{seconds * 1e3:8.3f} {seconds / ln_time:10.2f} {mem / 2**20:7.2f} "
-                    f"{mem / max(ln_mem, 1):9.2f}"
-                )
+            measure(shape, group_num, training, device, args.rounds, clock)
     if args.profile:
         profile(*SHAPES[-1], device)
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 from paperzoo.bench import interleaved_medians, peak_memory
 
 from paperzoo_tinylm.convert import to_llama
 from paperzoo_tinylm.model import TinyLMDecoder
+from paperzoo_tinylm.training import lm_step
 
 
 def greedy(model: TinyLMDecoder, ids: torch.Tensor, new: int) -> torch.Tensor:
@@ -30,12 +30,6 @@ def greedy(model: TinyLMDecoder, ids: torch.Tensor, new: int) -> torch.Tensor:
         out = model(tokens[-1], past_key_values=out.past_key_values, use_cache=True)
         tokens.append(out.logits[:, -1].argmax(-1, keepdim=True))
     return torch.cat([ids, *tokens], dim=1)
-
-
-def train_step(model: torch.nn.Module, ids: torch.Tensor) -> None:
-    logits = model(ids).logits
-    F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten()).backward()
-    model.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,12 +61,12 @@ def main(argv: list[str] | None = None) -> None:
 
     ids = torch.randint(ours.config.vocab_size, (args.batch, args.seq), device=device)
     times = interleaved_medians(
-        {"tinylm": lambda: train_step(ours, ids), "llama": lambda: train_step(llama, ids)},
+        {"tinylm": lambda: lm_step(ours, ids), "llama": lambda: lm_step(llama, ids)},
         device,
         args.rounds,
     )
-    mem = {"tinylm": peak_memory(lambda: train_step(ours, ids), device),
-           "llama": peak_memory(lambda: train_step(llama, ids), device)}  # fmt: skip
+    mem = {"tinylm": peak_memory(lambda: lm_step(ours, ids), device),
+           "llama": peak_memory(lambda: lm_step(llama, ids), device)}  # fmt: skip
     print(f"forward+backward, batch {args.batch} x {args.seq}:")
     for name in times:
         print(f"  {name:7s} {times[name] * 1e3:9.1f} ms   peak {mem[name] / 2**20:8.1f} MiB")

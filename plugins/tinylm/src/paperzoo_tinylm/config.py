@@ -8,7 +8,9 @@ accepts any installed paperzoo layer of that name, built as the README's "Slots"
 from __future__ import annotations
 
 import inspect
+import re
 import typing
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -177,10 +179,25 @@ def _bad(name: str, value: Any, accepted: str) -> None:
     raise ValueError(f"{name}: got {value!r}; accepted: {accepted}")
 
 
-def with_config_signature(cls: type) -> type:
+def with_config_signature(cls: type | None = None, *, exclude: Iterable[str] = ()) -> Any:
     """Give a model class taking ``(config=None, **fields)`` the keyword signature and type hints of
-    :class:`TinyLMConfig`, so a paperzoo config validates every field before building."""
+    :class:`TinyLMConfig`, so a paperzoo config validates every field before building.
+
+    The class's own parameters (all but ``self``, ``config`` and ``**kwargs``) lead, with their type hints;
+    every config field that is neither one of them nor in ``exclude`` follows as a keyword, and the
+    docstring gains the docs of those fields. Used bare (``@with_config_signature``) or with ``exclude``
+    (``@with_config_signature(exclude=("norm_placement",))``)."""
+    if cls is None:
+        return lambda c: with_config_signature(c, exclude=exclude)
+    own = [
+        p
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "config"
+    ]
+    own_hints = typing.get_type_hints(cls.__init__) if own else {}
+    own = [p.replace(annotation=own_hints.get(p.name, p.annotation)) for p in own]
     hints = typing.get_type_hints(TinyLMConfig)
+    taken = {p.name for p in own} | set(exclude)
     params = [
         inspect.Parameter(
             f.name,
@@ -189,12 +206,22 @@ def with_config_signature(cls: type) -> type:
             annotation=hints[f.name],
         )
         for f in fields(TinyLMConfig)
+        if f.name not in taken
     ]
-    cls.__signature__ = inspect.Signature(params)
-    doc = TinyLMConfig.__doc__ or ""
-    cls.__doc__ = (cls.__doc__ or "") + "\n\n    " + doc[doc.index(":param") :].strip()  # the params' docs
-    cls.__init__.__annotations__ = {p.name: p.annotation for p in params}
+    cls.__signature__ = inspect.Signature(own + params)
+    cls.__doc__ = (cls.__doc__ or "") + "\n\n    " + _field_docs({p.name for p in params})
+    cls.__init__.__annotations__ = {
+        **{p.name: p.annotation for p in own if p.name in own_hints},
+        **{p.name: p.annotation for p in params},
+    }
     return cls
+
+
+def _field_docs(names: set[str]) -> str:
+    """The ``:param`` entries of :class:`TinyLMConfig`'s docstring for the fields ``names``, in order."""
+    doc = TinyLMConfig.__doc__ or ""
+    entries = re.split(r"\n\s*(?=:param )", doc[doc.index(":param") :].strip())
+    return "\n    ".join(e for e in entries if e[len(":param ") :].split(":")[0] in names)
 
 
 def make_config(config: TinyLMConfig | None, params: dict[str, Any]) -> TinyLMConfig:

@@ -281,3 +281,20 @@ def test_a_kernel_following_the_interface_drops_in():
     with capture(custom, "blocks.0.attn.pattern") as got:
         custom(ids)
     assert got["blocks.0.attn.pattern"].shape == (2, 4, 9, 9)
+
+
+def test_lm_loss_is_next_token_cross_entropy_and_lm_step_releases_gradients():
+    from paperzoo_tinylm.training import lm_loss, lm_step
+
+    torch.manual_seed(0)
+    model = torch.nn.Module()
+    table = torch.nn.Parameter(torch.randn(11, 11))
+    model.table = table
+    model.forward = lambda ids: type("Out", (), {"logits": table[ids]})()
+    ids = torch.tensor([[1, 4, 2, 7], [3, 3, 0, 9]])
+    expected = (
+        sum(-torch.log_softmax(table[ids[b, t]], -1)[ids[b, t + 1]] for b in range(2) for t in range(3)) / 6
+    )
+    torch.testing.assert_close(lm_loss(model, ids), expected)
+    lm_step(model, ids)
+    assert table.grad is None

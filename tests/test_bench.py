@@ -1,0 +1,45 @@
+"""The benchmark helpers of ``paperzoo.bench`` that plugins' benchmarks share."""
+
+import math
+
+import pytest
+import torch
+from paperzoo.bench import backward_pass, compare, compare_header
+
+CPU = torch.device("cpu")
+
+
+def test_backward_pass_releases_every_gradient_it_made():
+    layer = torch.nn.Linear(4, 3)
+    x = torch.randn(5, 4, requires_grad=True)
+    backward_pass(layer, x, torch.ones(5, 3))
+    assert x.grad is None and all(p.grad is None for p in layer.parameters())
+
+
+def test_backward_pass_runs_the_backward():
+    seen = []
+    layer = torch.nn.Linear(4, 3)
+    layer.weight.register_hook(lambda g: seen.append(g.clone()))
+    x = torch.randn(5, 4, requires_grad=True)
+    backward_pass(layer, x, torch.ones(5, 3))
+    # d(sum of outputs)/dW = ones(3, 1) @ sum_rows(x)
+    torch.testing.assert_close(seen[0], torch.ones(3, 1) * x.detach().sum(0))
+
+
+def test_compare_reports_ratios_to_the_baseline(capsys):
+    big, small = torch.randn(256, 256), torch.randn(16, 16)
+    works = {"big": lambda: big @ big, "small": lambda: small @ small}
+    results = compare(works, "big", CPU, rounds=3, label="mm")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["big", "small"]
+    assert float(lines[0].split()[3]) == 1.0 and float(lines[0].split()[5]) == 1.0
+    (t_big, m_big), (t_small, m_small) = results["big"], results["small"]
+    assert m_big == 256 * 256 * 4 and m_small == 16 * 16 * 4  # one float32 result each
+    assert math.isclose(float(lines[1].split()[5]), m_small / m_big, abs_tol=0.01)
+    assert t_big > 0 and t_small > 0
+    assert compare_header("mm", "name").split()[:3] == ["mm", "name", "ms"]
+
+
+def test_compare_refuses_an_unknown_baseline():
+    with pytest.raises(ValueError, match="baseline"):
+        compare({"a": lambda: None}, "b", CPU, rounds=1)

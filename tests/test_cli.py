@@ -126,3 +126,30 @@ def test_user_plugin_file_is_loaded_only_when_named(tmp_path):
     assert registry("validate", str(path)).returncode == 2
     ok = registry("validate", str(path), "--plugin", str(plugin))
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_trainer_that_refuses_the_model_is_a_config_error_before_anything_is_written(tmp_path):
+    module = tmp_path / "picky_trainer.py"
+    module.write_text(
+        "from paperzoo import hookimpl, Paper\n"
+        "from paperzoo.trainer import Supervised\n"
+        "class Picky(Supervised):\n"
+        "    def check_model(self, model):\n"
+        "        if not hasattr(model, 'blocks'):\n"
+        "            raise ValueError('it has no blocks; accepted: a model with blocks')\n"
+        "@hookimpl\n"
+        "def register_trainers(register):\n"
+        "    register('picky', 'paperzoo_local_picky_trainer:Picky', 'A trainer for models with blocks.',\n"
+        "             paper=Paper('Mine', 2024, url='https://example.org'))\n"
+    )
+    config = tiny_config(tmp_path)
+    config["trainer"]["name"] = "picky"
+    path = tmp_path / "picky.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = registry("run", str(path), "--plugin", str(module))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: model: the 'picky' trainer cannot use this model: it has no blocks; "
+        "accepted: a model with blocks"
+    ]
+    assert not (tmp_path / "runs").exists()

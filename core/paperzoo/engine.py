@@ -167,9 +167,24 @@ def build_components(p: Plan, with_data: bool = True) -> tuple[Any, Any, Any, An
             "e.g. {name: sgd, lr: 0.1}",
             "optimizer",
         )
+    _check_model_for_trainer(trainer, model, p.trainer.name)
     if data is not None:
         _check_splits(data, needs_val=bool(evaluators))
     return data, model, make_optimizer, optimizer, scheduler, trainer, evaluators
+
+
+def _check_model_for_trainer(trainer: Any, model: Any, trainer_name: str) -> None:
+    """A trainer that works only on some models (``check_model(model)`` raising ``ValueError``) refuses
+    the others here, before the run directory exists: a config mistake at ``model``, exit 2, nothing
+    written."""
+    check = getattr(trainer, "check_model", None)
+    if check is None:
+        return
+    try:
+        check(model)
+    except ValueError as exc:
+        message = short(str(exc), quote=False, limit=300)
+        raise ConfigError(f"the {trainer_name!r} trainer cannot use this model: {message}", "model") from None
 
 
 def _check_splits(data: Any, needs_val: bool) -> None:

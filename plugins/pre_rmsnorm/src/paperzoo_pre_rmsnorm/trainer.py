@@ -33,11 +33,13 @@ class PreRMSNormConverter(Supervised):
         super().__init__(**loop)
         self.target, self.check_batches = target, check_batches
 
+    def check_model(self, model: torch.nn.Module) -> None:
+        """Refuse, before anything is written, a model the conversion does not cover (the engine reports
+        the ``ValueError`` at ``model``)."""
+        check_convertible(model)
+
     def fit(self, run: Run) -> dict[str, Any]:
-        try:
-            check_convertible(run.model)
-        except ValueError as e:
-            raise ParamError("target", f"cannot convert the configured model: {e}") from None
+        self.check_model(run.model)
         self.setup(run)
         self.train(run)
         self.pre_ln_metrics = self.evaluate(run)

@@ -43,3 +43,22 @@ def test_compare_reports_ratios_to_the_baseline(capsys):
 def test_compare_refuses_an_unknown_baseline():
     with pytest.raises(ValueError, match="baseline"):
         compare({"a": lambda: None}, "b", CPU, rounds=1)
+
+
+def test_bench_arguments_and_setup_give_every_benchmark_the_same_options_and_header(capsys):
+    from paperzoo.bench import bench_arguments, bench_setup
+
+    parser = bench_arguments("demo", rounds=7, threads=1)
+    parser.add_argument("--alpha", type=float, default=0.5)
+    args = parser.parse_args(["--device", "cpu", "--alpha", "0.25"])
+    assert (args.rounds, args.threads, args.alpha) == (7, 1, 0.25)
+    saved = torch.get_num_threads()
+    try:
+        device = bench_setup(args, "what is measured")
+        assert device == CPU and torch.get_num_threads() == 1
+        first = torch.rand(3)
+        torch.manual_seed(0)
+        assert torch.equal(first, torch.rand(3))  # seeded with 0
+    finally:
+        torch.set_num_threads(saved)
+    assert capsys.readouterr().out == f"device=cpu, threads=1, torch={torch.__version__}; what is measured\n"

@@ -12,6 +12,7 @@ GPU from the allocator's statistics, on a CPU from the profiler's allocation eve
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -151,3 +152,27 @@ def compare(
             f"{mem / 2**20:8.2f} {mem / max(base_mem, 1):9.2f}" + (f" {extra[name]}" if extra else "")
         )
     return results
+
+
+def bench_arguments(description: str, rounds: int = 20, threads: int = 2) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark takes (``--device``, ``--threads``,
+    ``--rounds``); a benchmark adds its own before parsing."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--threads", type=int, default=threads, help=f"intra-op CPU threads (default {threads})"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help=f"interleaved timed rounds (default {rounds})"
+    )
+    return parser
+
+
+def bench_setup(args: argparse.Namespace, measures: str) -> torch.device:
+    """Seed 0, the thread count and the device of parsed :func:`bench_arguments`; prints the line that
+    heads every benchmark's output (device, threads, torch version, then ``measures``)."""
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; {measures}")
+    return device

@@ -12,11 +12,10 @@ Run: ``registry bench layernorm_scaling [--threads 2] [--rounds 20]``.
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 
 import torch
-from paperzoo.bench import compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
 from paperzoo_tinylm.model import TinyLMDecoder
 from paperzoo_tinylm.training import lm_step
 
@@ -31,17 +30,11 @@ SIZES = [
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv`` (default: the command line) and print times, peak memory and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op CPU threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=20, help="interleaved timed rounds (default 20)")
+    parser = bench_arguments(__doc__.splitlines()[0], rounds=20)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    print(
-        f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; wall time of one "
-        f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are LNS / Pre-LN"
+    device = bench_setup(
+        args,
+        f"wall time of one forward+backward pass, median of {args.rounds} interleaved rounds; ratios are LNS / Pre-LN",
     )
     print(compare_header(f"{'d_model x layers':>16} {'(B, T)':>10}", "model", (27, 7)))
     for sizes, (b, t) in SIZES:

@@ -11,11 +11,10 @@ Run: ``registry bench peri_ln [--threads 2] [--rounds 30]`` (or ``python -m pape
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 
 import torch
-from paperzoo.bench import backward_pass, compare, compare_header
+from paperzoo.bench import backward_pass, bench_arguments, bench_setup, compare, compare_header
 
 from paperzoo_peri_ln.layer import NormPlacementBlock
 
@@ -24,17 +23,11 @@ SHAPES = [((16, 32, 32), 2), ((8, 256, 256), 8)]  # (B, T, d_model), heads
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv`` (default: the command line) and print times, peak memory and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op CPU threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=30, help="interleaved timed rounds (default 30)")
+    parser = bench_arguments(__doc__.splitlines()[0], rounds=30)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    print(
-        f"device={device}, threads={torch.get_num_threads()}, torch={torch.__version__}; wall time of one "
-        f"forward+backward pass, median of {args.rounds} interleaved rounds; ratios are to the Pre-LN block"
+    device = bench_setup(
+        args,
+        f"wall time of one forward+backward pass, median of {args.rounds} interleaved rounds; ratios are to the Pre-LN block",
     )
     print(compare_header("shape (B, T, d)", "block", (16, 6)))
     for shape, heads in SHAPES:

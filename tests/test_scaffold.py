@@ -130,9 +130,10 @@ def test_example_config_runs_with_the_scaffolds_layer_in_smoke_mode(importable, 
 
 def test_benchmark_prints_its_ratios(importable, capsys):
     bench = importlib.import_module(f"{PACKAGE}.bench")
-    bench.main(["--repeats", "1", "--features", "16", "--tokens", "8"])
+    bench.main(["--rounds", "1", "--threads", "1", "--features", "16", "--tokens", "8"])
     out = capsys.readouterr().out
-    assert re.search(r"ours / nn\.Linear: time \d+\.\d\d, peak memory \d+\.\d\d", out), out
+    assert re.search(r"nn\.Linear +\d+\.\d+ +1\.00 +\d+\.\d\d +1\.00", out), out
+    assert re.search(r"ours +\d+\.\d+ +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d", out), out
 
 
 def test_scaffold_tests_pass_where_installed_and_stubs_are_expected_failures(plugin, tmp_path):

@@ -18,6 +18,11 @@ BERT = Paper(
     year=2018,
     arxiv="1810.04805",
 )
+LINEAR_TRANSFORMER = Paper(
+    title="Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention",
+    year=2020,
+    arxiv="2006.16236",
+)
 
 # A few-millisecond decoder: the contract checks and the docs build it.
 _TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "vocab_size": 64, "max_seq_len": 32}
@@ -69,6 +74,16 @@ def register_layers(register):
         tags=("norm", "kit"),
         example={"dim": 16},
         example_input=[2, 3, 16],
+    )
+    register(
+        "tinylm_linear_attention",
+        "paperzoo_tinylm.linear_attention:LinearAttention",
+        "Linear attention kernel (feature map, optional normaliser and per-head decay) in parallel, "
+        "recurrent or chunked form; a tinylm attention kernel.",
+        paper=LINEAR_TRANSFORMER,
+        tags=("attention", "linear_attention", "kit"),
+        example={"feature_map": "elu1", "chunk_size": 4},
+        example_input=[2, 2, 6, 8],
     )
 
 
@@ -153,6 +168,24 @@ def register_datasets(register):
         tags=("synthetic", "language_modeling", "grammar", "kit"),
         example=dict(_SMALL),
     )
+    register(
+        "tinylm_mqar",
+        "paperzoo_tinylm.long_context:mqar",
+        "Long-context multi-query associative recall at a fixed length: key-value pairs, then queried keys "
+        "among filler, each answered by its value; optional longer validation length.",
+        paper=ZOOLOGY,
+        tags=("synthetic", "language_modeling", "recall", "long_context", "kit"),
+        example={"n_samples": 16, "seq_len": 32, "n_pairs": 4, "n_queries": 4, "val_seq_len": 64},
+    )
+    register(
+        "tinylm_kv_retrieval",
+        "paperzoo_tinylm.long_context:kv_retrieval",
+        "Long-context key-value retrieval: multi-token key:value pairs filling the context, then queried "
+        "keys answered by their values; optional longer validation length.",
+        paper=None,
+        tags=("synthetic", "language_modeling", "recall", "long_context", "kit"),
+        example={"n_samples": 16, "seq_len": 48, "val_seq_len": 96},
+    )
 
 
 @hookimpl
@@ -175,4 +208,23 @@ def register_evaluators(register):
                 "max_seq_len": 32,
             },
         },
+    )
+
+
+# -- the selective scan (see paperzoo_tinylm.selective_scan) ------------------------------------------------
+MAMBA = Paper(
+    title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces", year=2023, arxiv="2312.00752"
+)
+
+
+@hookimpl(specname="register_layers")
+def register_mamba_layers(register):
+    register(
+        "tinylm_mamba_block",
+        "paperzoo_tinylm.selective_scan:MambaBlock",
+        "Pre-norm residual Mamba block: a selective-SSM mixer (pure-PyTorch parallel or sequential scan).",
+        paper=MAMBA,
+        tags=("sequence_mixer", "ssm", "mamba", "kit"),
+        example={"d_model": 16, "d_state": 4},
+        example_input=[2, 8, 16],
     )

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperzoo_tinylm.hooks import HookPoint
+from paperzoo_tinylm.moe import STACKS, balance_loss, build_router, router_params
 
 
 class ReLU2(nn.Module):
@@ -68,21 +69,32 @@ class MLP(nn.Module):
 
 
 class MoE(nn.Module):
-    """Top-k routed experts (softmax router, the top ``k`` weights renormalised to sum to one).
+    """Top-k routed experts (a router, the top ``k`` softmax weights renormalised to sum to one).
 
-    After each forward: ``trace`` ``[B, T, E]``, each token's weight on each expert (zeros off its
-    top-k; rows sum to one), and ``aux_loss``, the Switch-Transformer load-balance loss
-    ``E * sum_e f_e P_e`` (``f_e``: share of routed slots that went to expert ``e``, ``P_e``: mean
-    router probability of ``e``); it is 1 for a perfectly balanced router. Hooks: ``router_logits``,
+    ``router`` maps tokens ``[N, d_model]`` to logits ``[N, n_experts]`` (default: the softmax router
+    ``nn.Linear(d_model, n_experts, bias=False)``; see :mod:`paperzoo_tinylm.moe`). After each forward:
+    ``trace`` ``[B, T, E]``, each token's weight on each expert (zeros off its top-k; rows sum to one),
+    ``aux_loss``, the Switch-Transformer load-balance loss ``E * sum_e f_e P_e`` (``f_e``: share of routed
+    slots that went to expert ``e``, ``P_e``: mean router probability of ``e``); it is 1 for a perfectly
+    balanced router; and ``routing``, a dict of ``logits``, ``probs``, ``experts`` ``[B, T, k]`` (the
+    chosen experts), ``weights`` ``[B, T, k]``, ``trace`` and ``aux_loss``. Hooks: ``router_logits``,
     ``out``, and each expert's own.
     """
 
     def __init__(
-        self, d_model: int, d_ff: int, n_experts: int, top_k: int, expert: str, activation: str, bias: bool
+        self,
+        d_model: int,
+        d_ff: int,
+        n_experts: int,
+        top_k: int,
+        expert: str,
+        activation: str,
+        bias: bool,
+        router: nn.Module | None = None,
     ) -> None:
         super().__init__()
         cls = GatedFFN if expert == "gated" else MLP
-        self.router = nn.Linear(d_model, n_experts, bias=False)
+        self.router = router if router is not None else nn.Linear(d_model, n_experts, bias=False)
         self.experts = nn.ModuleList(
             cls(d_model, d_ff, build_activation(activation), bias) for _ in range(n_experts)
         )
@@ -90,17 +102,21 @@ class MoE(nn.Module):
         self.router_logits, self.out = HookPoint(), HookPoint()
         self.trace: torch.Tensor | None = None
         self.aux_loss: torch.Tensor | None = None
+        self.routing: dict[str, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n_experts = len(self.experts)
-        probs = self.router_logits(self.router(x)).softmax(-1)
+        flat = x.flatten(0, -2)
+        logits = self.router_logits(self.router(flat).view(*x.shape[:-1], n_experts))
+        probs = logits.softmax(-1)
         top_w, top_i = probs.topk(self.top_k, dim=-1)
         top_w = top_w / top_w.sum(-1, keepdim=True)
         self.trace = torch.zeros_like(probs).scatter(-1, top_i, top_w)
         chosen = torch.zeros_like(probs).scatter(-1, top_i, 1.0)
-        share = chosen.flatten(0, -2).mean(0) / self.top_k
-        self.aux_loss = n_experts * (share * probs.flatten(0, -2).mean(0)).sum()
-        flat, weights = x.flatten(0, -2), self.trace.flatten(0, -2)
+        self.aux_loss = balance_loss(probs, chosen, self.top_k)
+        self.routing = {"logits": logits, "probs": probs, "experts": top_i, "weights": top_w}
+        self.routing.update(trace=self.trace, aux_loss=self.aux_loss)
+        weights = self.trace.flatten(0, -2)
         y = torch.zeros_like(flat)
         for e, expert in enumerate(self.experts):
             rows = weights[:, e].nonzero().squeeze(-1)
@@ -117,8 +133,18 @@ def build_ffn(config) -> nn.Module:
     if config.ffn == "mlp":
         return MLP(d, d_ff, build_activation(config.activation), config.bias)
     if config.ffn == "moe":
+        name, params = router_params(config.ffn_params)
+        context, layer = STACKS.slot(config)
+        router = build_router(name, d, config.n_experts, params, context, layer)
         return MoE(
-            d, d_ff, config.n_experts, config.moe_top_k, config.moe_expert, config.activation, config.bias
+            d,
+            d_ff,
+            config.n_experts,
+            config.moe_top_k,
+            config.moe_expert,
+            config.activation,
+            config.bias,
+            router=router,
         )
     import paperzoo
 

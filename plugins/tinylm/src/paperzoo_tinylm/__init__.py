@@ -18,6 +18,9 @@ BERT = Paper(
     year=2018,
     arxiv="1810.04805",
 )
+MAMBA = Paper(
+    title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces", year=2023, arxiv="2312.00752"
+)
 LINEAR_TRANSFORMER = Paper(
     title="Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention",
     year=2020,
@@ -84,6 +87,15 @@ def register_layers(register):
         tags=("attention", "linear_attention", "kit"),
         example={"feature_map": "elu1", "chunk_size": 4},
         example_input=[2, 2, 6, 8],
+    )
+    register(
+        "tinylm_mamba_block",
+        "paperzoo_tinylm.selective_scan:MambaBlock",
+        "Pre-norm residual Mamba block: a selective-SSM mixer (pure-PyTorch parallel or sequential scan).",
+        paper=MAMBA,
+        tags=("sequence_mixer", "ssm", "mamba", "kit"),
+        example={"d_model": 16, "d_state": 4},
+        example_input=[2, 8, 16],
     )
 
 
@@ -208,23 +220,4 @@ def register_evaluators(register):
                 "max_seq_len": 32,
             },
         },
-    )
-
-
-# -- the selective scan (see paperzoo_tinylm.selective_scan) ------------------------------------------------
-MAMBA = Paper(
-    title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces", year=2023, arxiv="2312.00752"
-)
-
-
-@hookimpl(specname="register_layers")
-def register_mamba_layers(register):
-    register(
-        "tinylm_mamba_block",
-        "paperzoo_tinylm.selective_scan:MambaBlock",
-        "Pre-norm residual Mamba block: a selective-SSM mixer (pure-PyTorch parallel or sequential scan).",
-        paper=MAMBA,
-        tags=("sequence_mixer", "ssm", "mamba", "kit"),
-        example={"d_model": 16, "d_state": 4},
-        example_input=[2, 8, 16],
     )

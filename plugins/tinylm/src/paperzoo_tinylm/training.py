@@ -6,11 +6,32 @@ import torch
 import torch.nn.functional as F
 
 
-def lm_loss(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+def lm_loss(model: torch.nn.Module, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Next-token cross-entropy of ``model`` on ``ids`` ``[B, T]``: the logits of positions ``0..T-2``
-    (computed in float32) against the tokens ``1..T-1``, averaged."""
+    (computed in float32) against the tokens ``1..T-1``, averaged.
+
+    :param weights: optional per-token loss weights, ``[B, T]`` aligned with ``ids`` (the weight of token
+        ``t`` as a target; column 0 is never a target and is unused) or ``[B, T - 1]`` aligned with the
+        targets ``ids[:, 1:]``. The loss is then ``sum(w * ce) / sum(w)``: weights of ones give the plain
+        loss bit for bit, a zero weight drops that target. Gradients do not flow into ``weights``; the
+        weighted path holds one more ``[B * (T - 1), V]`` tensor (the weighted log-probabilities).
+    """
     logits = model(ids).logits
-    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten())
+    if weights is None:
+        return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten())
+    b, t = ids.shape
+    if weights.shape == (b, t):
+        weights = weights[:, 1:]
+    elif weights.shape != (b, t - 1):
+        raise ValueError(
+            f"weights must be [B, T] = {(b, t)} or [B, T - 1] = {(b, t - 1)}, got {tuple(weights.shape)}"
+        )
+    logp = F.log_softmax(logits[:, :-1].flatten(0, 1).float(), dim=-1)
+    w = weights.detach().flatten().to(logp.dtype)
+    # The weights scale the log-probabilities inside the same reduction as the unweighted loss (a mean
+    # over all targets), then the mean is rescaled by n / sum(w): exactly 1.0 for weights of ones.
+    scale = torch.tensor(float(w.numel()), dtype=w.dtype, device=w.device) / w.sum()  # tensor / tensor: IEEE
+    return F.nll_loss(logp * w[:, None], ids[:, 1:].flatten()) * scale
 
 
 def lm_step(model: torch.nn.Module, ids: torch.Tensor) -> None:

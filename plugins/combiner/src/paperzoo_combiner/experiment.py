@@ -7,10 +7,10 @@ multiply-adds per head are given by :func:`paperzoo_combiner.attention.attention
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from paperzoo_tinylm.long_context import kv_retrieval
 from paperzoo_tinylm.model import TinyLMDecoder
 from paperzoo_tinylm.tasks import answer_accuracy
+from paperzoo_tinylm.training import fit_targets
 
 TASK = dict(seq_len=32, key_len=1, value_len=1)  # about 7 pairs "k:v," before the query
 MODEL = dict(d_model=48, n_layers=2, n_heads=4, max_seq_len=64)
@@ -30,18 +30,6 @@ def train_eval(seed: int, kernel: str, steps: int = 200, batch: int = 32, n_samp
     torch.manual_seed(seed)
     attention, params = KERNELS[kernel]
     model = TinyLMDecoder(attention=attention, attention_params=params, **MODEL)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps, pct_start=0.1)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(len(xt), (batch,), generator=g)
-        logits = model(xt[idx]).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), yt[idx].flatten(), ignore_index=-100)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
+    fit_targets(model, xt, yt, steps, batch, lr=3e-3, seed=seed)
     with torch.no_grad():
         return answer_accuracy(model(xv).logits, yv)[1]

@@ -5,10 +5,10 @@ with prefix linear attention (JRT-RNN) against causal linear attention."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from paperzoo_tinylm.long_context import mqar
 from paperzoo_tinylm.model import TinyLMDecoder
 from paperzoo_tinylm.tasks import answer_accuracy
+from paperzoo_tinylm.training import fit_targets
 
 from paperzoo_jrt.jrt_prompt import jrt_batch
 
@@ -50,17 +50,6 @@ def train_eval(
         xv, yv = jrt_batch(xv, yv, "tinylm_mqar", repeats)
     torch.manual_seed(seed)
     model = TinyLMDecoder(**MODEL, **attention)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps, pct_start=0.1)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(len(xt), (batch,), generator=g)
-        logits = model(xt[idx]).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), yt[idx].flatten(), ignore_index=-100)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
+    fit_targets(model, xt, yt, steps, batch, lr=3e-3, seed=seed)
     with torch.no_grad():
         return answer_accuracy(model(xv).logits, yv)[0], xt.shape[1]

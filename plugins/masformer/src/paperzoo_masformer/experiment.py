@@ -6,9 +6,9 @@ batches and data for all (compute-matched by tokens; the local blocks only do le
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from paperzoo_tinylm.long_context import kv_retrieval
 from paperzoo_tinylm.tasks import answer_accuracy
+from paperzoo_tinylm.training import fit_targets
 
 from paperzoo_masformer.model import MASFormer
 
@@ -35,18 +35,6 @@ def train_eval(
     xv, yv = data.val.tensors
     torch.manual_seed(seed)
     model = MASFormer(window=WINDOW, n_full=n_full, full_layers=full_layers, **MODEL)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(len(xt), (batch,), generator=g)
-        logits = model(xt[idx]).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), yt[idx].flatten(), ignore_index=-100)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
+    fit_targets(model, xt, yt, steps, batch, lr=lr, seed=seed)
     with torch.no_grad():
         return answer_accuracy(model(xv).logits, yv)

@@ -38,3 +38,34 @@ def lm_step(model: torch.nn.Module, ids: torch.Tensor) -> None:
     """One forward and backward pass of :func:`lm_loss`; the gradients are released afterwards."""
     lm_loss(model, ids).backward()
     model.zero_grad(set_to_none=True)
+
+
+def fit_targets(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    steps: int,
+    batch: int,
+    lr: float = 3e-3,
+    seed: int = 0,
+    pct_start: float = 0.1,
+) -> torch.nn.Module:
+    """Train ``model`` on a task's ``(inputs, targets)`` (``targets`` ``IGNORE`` = -100 off the answers,
+    as :func:`paperzoo_tinylm.tasks.to_tensors` makes them) and return it in eval mode: ``steps`` AdamW
+    steps (no weight decay) with a one-cycle schedule peaking at ``lr``, each on ``batch`` rows drawn
+    with replacement by a generator seeded with ``seed``; the loss is the cross-entropy at every target
+    position. The short training runs of the claim tests use it, so that runs of different models differ
+    in the model only."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=pct_start)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(len(inputs), (batch,), generator=g)
+        logits = model(inputs[idx]).logits
+        loss = F.cross_entropy(logits.flatten(0, 1), targets[idx].flatten(), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return model.eval()

@@ -154,10 +154,9 @@ def linear_attention_parallel(
     q_offset: int = 0,
     eps: float = 1e-6,
 ) -> torch.Tensor:
-    """The quadratic masked form ``[B, H, Tq, Dv]`` (query ``t`` sees keys ``s <= q_offset + t``)."""
-    log_g = _log_decay(decay, q.shape[1], q)
-    _check_causal_decay(causal, log_g)
-    a = (q @ k.transpose(-1, -2)) * _decay_matrix(log_g, q.shape[2], k.shape[2], q_offset, causal, q)
+    """The quadratic masked form ``[B, H, Tq, Dv]`` (query ``t`` sees keys ``s <= q_offset + t``): the
+    unnormalised :func:`linear_attention_weights` times ``v`` (with the normaliser's column of ones)."""
+    a = linear_attention_weights(q, k, decay=decay, causal=causal, q_offset=q_offset)
     return _unpack(a @ _pack(v, normalize), normalize, eps)
 
 

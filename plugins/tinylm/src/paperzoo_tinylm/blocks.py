@@ -23,6 +23,7 @@ from paperzoo_tinylm.attention import Attention, AttentionMask, build_kernel
 from paperzoo_tinylm.config import TinyLMConfig
 from paperzoo_tinylm.ffn import build_ffn
 from paperzoo_tinylm.hooks import HookPoint
+from paperzoo_tinylm.moe import RoutingContext
 from paperzoo_tinylm.norms import build_norm
 
 Rotary = tuple[torch.Tensor, torch.Tensor] | None
@@ -39,16 +40,27 @@ def make_attention(config: TinyLMConfig) -> Attention:
     return Attention(c.d_model, c.n_heads, c.kv_heads, c.dim_head, build_kernel(c), c.bias)
 
 
-class Block(nn.Module):
-    """One transformer block of ``config`` with the given norm placement."""
+def stack_blocks(config: TinyLMConfig, cls: type[Block] | None = None) -> nn.ModuleList:
+    """The ``n_layers`` blocks of ``config`` (of ``cls``, default :class:`Block`), one per placement, sharing
+    one MoE :class:`~paperzoo_tinylm.moe.RoutingContext` in which each knows its index."""
+    context = RoutingContext(config.n_layers)
+    cls = cls or Block
+    return nn.ModuleList(cls(config, p, (context, i)) for i, p in enumerate(config.placements()))
 
-    def __init__(self, config: TinyLMConfig, placement: str) -> None:
+
+class Block(nn.Module):
+    """One transformer block of ``config`` with the given norm placement; ``routing``: the MoE stack's
+    context and this block's index in it (see :func:`stack_routing`)."""
+
+    def __init__(
+        self, config: TinyLMConfig, placement: str, routing: tuple[RoutingContext, int] | None = None
+    ) -> None:
         super().__init__()
         self.placement = placement
         self.attn_norm = make_norm(config)
         self.attn = make_attention(config)
         self.ffn_norm = make_norm(config)
-        self.mlp = build_ffn(config)
+        self.mlp = build_ffn(config, routing)
         if self.has_out_norms:
             self.attn_out_norm = make_norm(config, config.output_norm)
             self.ffn_out_norm = make_norm(config, config.output_norm)
@@ -93,8 +105,10 @@ class CrossBlock(Block):
     """A decoder block of the encoder-decoder: causal self-attention, cross-attention to the encoder's
     output, ffn (as T5's decoder)."""
 
-    def __init__(self, config: TinyLMConfig, placement: str) -> None:
-        super().__init__(config, placement)
+    def __init__(
+        self, config: TinyLMConfig, placement: str, routing: tuple[RoutingContext, int] | None = None
+    ) -> None:
+        super().__init__(config, placement, routing)
         self.cross_norm = make_norm(config)
         self.cross_attn = make_attention(config)
         if self.has_out_norms:

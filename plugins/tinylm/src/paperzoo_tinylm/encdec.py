@@ -22,7 +22,7 @@ from torch import nn
 
 from paperzoo_tinylm import tokenizer
 from paperzoo_tinylm.attention import AttentionMask
-from paperzoo_tinylm.blocks import Block, CrossBlock, make_norm
+from paperzoo_tinylm.blocks import Block, CrossBlock, make_norm, stack_blocks
 from paperzoo_tinylm.cache import KVCache
 from paperzoo_tinylm.config import TinyLMConfig, make_config, with_config_signature
 from paperzoo_tinylm.hooks import HookPoint
@@ -38,7 +38,7 @@ class Stack(nn.Module):
         cls = CrossBlock if cross else Block
         if config.embed_norm:
             self.embed_norm = make_norm(config)
-        self.blocks = nn.ModuleList(cls(config, p) for p in config.placements())
+        self.blocks = stack_blocks(config, cls)
         if config.has_final_norm:
             self.final_norm = make_norm(config)
         self.embed, self.final = HookPoint(), HookPoint()

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperzoo_tinylm.hooks import HookPoint
-from paperzoo_tinylm.moe import STACKS, balance_loss, build_router, router_params
+from paperzoo_tinylm.moe import RoutingContext, balance_loss, build_router, router_params
 
 
 class ReLU2(nn.Module):
@@ -125,8 +125,9 @@ class MoE(nn.Module):
         return self.out(y.view_as(x))
 
 
-def build_ffn(config) -> nn.Module:
-    """The ffn slot of ``config`` (a :class:`~paperzoo_tinylm.config.TinyLMConfig`)."""
+def build_ffn(config, routing: tuple[RoutingContext, int] | None = None) -> nn.Module:
+    """The ffn slot of ``config`` (a :class:`~paperzoo_tinylm.config.TinyLMConfig`); ``routing``: the
+    ``moe`` slot's stack context and this block's index in it (``None``: a stack of this block alone)."""
     d, d_ff = config.d_model, config.ffn_dim
     if config.ffn == "gated":
         return GatedFFN(d, d_ff, build_activation(config.activation), config.bias)
@@ -134,7 +135,7 @@ def build_ffn(config) -> nn.Module:
         return MLP(d, d_ff, build_activation(config.activation), config.bias)
     if config.ffn == "moe":
         name, params = router_params(config.ffn_params)
-        context, layer = STACKS.slot(config)
+        context, layer = routing if routing is not None else (RoutingContext(1), 0)
         router = build_router(name, d, config.n_experts, params, context, layer)
         return MoE(
             d,

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from paperzoo_tinylm.attention import AttentionMask
-from paperzoo_tinylm.blocks import Block
+from paperzoo_tinylm.blocks import stack_blocks
 from paperzoo_tinylm.cache import KVCache
 from paperzoo_tinylm.config import TinyLMConfig, make_config, with_config_signature
 from paperzoo_tinylm.ffn import MoE
@@ -64,7 +64,7 @@ class _TinyLM(nn.Module):
         if config.embed_norm:
             self.embed_norm = build_norm(config.norm, d, config.norm_eps, config.bias, config.norm_params)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config, p) for p in config.placements())
+        self.blocks = stack_blocks(config)
         if config.has_final_norm:
             self.final_norm = build_norm(config.norm, d, config.norm_eps, config.bias, config.norm_params)
         self.lm_head = nn.Linear(d, config.vocab_size, bias=False)

@@ -13,8 +13,9 @@ its decoder) share one :class:`RoutingContext`, and each knows its index ``layer
 stateful router reads the state the previous block's router left (``context.previous(layer)``: ``None``
 at block 0, which starts every forward afresh), writes its own (``context.update(layer, state)``), and may
 keep modules shared by all the stack's routers (``context.shared(name, factory)``, e.g. one recurrent
-cell). The last block clears the state, so no graph outlives a forward. The blocks built from one config,
-in order, form the stack (``n_layers`` of them), so no model code changes for a stateful router.
+cell). The last block clears the state, so no graph outlives a forward. The models build their blocks with
+``blocks.stack_blocks``, which gives them one context and their indices; a block built alone is a stack of
+one.
 """
 
 from __future__ import annotations
@@ -99,24 +100,6 @@ def build_router(
     if "context" in inspect.signature(cls).parameters:
         checked.update(context=context, layer=layer)
     return cls(d_model, n_experts, **checked)
-
-
-class _Stacks:
-    """Assigns each MoE block built from a config its stack's context and its index in the stack."""
-
-    def __init__(self) -> None:
-        self.config: Any = None
-        self.context = RoutingContext()
-        self.next = 0
-
-    def slot(self, config: Any) -> tuple[RoutingContext, int]:
-        if self.config is not config or self.next >= config.n_layers:
-            self.config, self.context, self.next = config, RoutingContext(config.n_layers), 0
-        self.next += 1
-        return self.context, self.next - 1
-
-
-STACKS = _Stacks()
 
 
 def routing_traces(model: nn.Module) -> list[dict[str, torch.Tensor]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from paperzoo_tinylm.config import TinyLMConfig
 from paperzoo_tinylm.ffn import MoE, build_ffn
+from paperzoo_tinylm.moe import RoutingContext
 
 
 def rmoe_config(n_layers: int = 3, d_model: int = 8, hidden_size: int = 6, **router) -> TinyLMConfig:
@@ -18,4 +19,5 @@ def rmoe_config(n_layers: int = 3, d_model: int = 8, hidden_size: int = 6, **rou
 def moe_stack(config: TinyLMConfig, seed: int = 0) -> list[MoE]:
     """The ``n_layers`` MoE blocks a model built from ``config`` has (one routing stack), in float64."""
     torch.manual_seed(seed)
-    return [build_ffn(config).double() for _ in range(config.n_layers)]
+    context = RoutingContext(config.n_layers)
+    return [build_ffn(config, (context, i)).double() for i in range(config.n_layers)]

@@ -86,13 +86,25 @@ def test_traces_match_the_top_k_of_the_router_logits():
     assert torch.equal(out.aux_loss, traces[0]["aux_loss"] + traces[1]["aux_loss"])
 
 
-def test_blocks_built_from_one_config_form_stacks_of_n_layers():
-    from paperzoo_tinylm.moe import STACKS
+def test_a_models_blocks_share_one_routing_context_and_know_their_index(monkeypatch):
+    import paperzoo_tinylm.ffn as ffn
 
-    config = TinyLMConfig(**{**SIZES, "n_layers": 2})
-    slots = [STACKS.slot(config) for _ in range(4)]
-    assert [layer for _, layer in slots] == [0, 1, 0, 1]
-    assert slots[0][0] is slots[1][0] and slots[1][0] is not slots[2][0]
+    calls = []
+    real = ffn.build_router
+
+    def record(name, d, n_experts, params, context, layer):
+        calls.append((context, layer))
+        return real(name, d, n_experts, params, context, layer)
+
+    monkeypatch.setattr(ffn, "build_router", record)
+    config = TinyLMConfig(**{**SIZES, "n_layers": 3})
+    TinyLMDecoder(config)
+    TinyLMDecoder(config)  # a second model from the same config: its own stack
+    assert [layer for _, layer in calls] == [0, 1, 2, 0, 1, 2]
+    assert calls[0][0] is calls[1][0] is calls[2][0] and calls[2][0] is not calls[3][0]
+    assert calls[0][0].n_layers == 3
+    build_ffn(config)  # a block built alone is a stack of one
+    assert calls[-1][1] == 0 and calls[-1][0].n_layers == 1 and calls[-1][0] is not calls[3][0]
 
 
 def test_routing_context_order_and_release():

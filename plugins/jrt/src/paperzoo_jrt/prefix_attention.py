@@ -29,6 +29,7 @@ import torch
 from paperzoo_tinylm.attention import AttentionMask, repeat_kv
 from paperzoo_tinylm.linear_attention import (
     LinearAttentionState,
+    causal_offset,
     linear_attention_chunked,
     linear_attention_parallel,
     linear_attention_recurrent,
@@ -159,14 +160,7 @@ class PrefixLinearAttention(nn.Module):
         v = k if v is None else v
         if pattern is not None and getattr(pattern, "patching", False):
             raise ValueError("attn.pattern: prefix linear attention forms no pattern; accepted: capture only")
-        causal = mask is not None and mask.causal and not mask.cross
-        tq, tk = q.shape[2], k.shape[2]
-        offset = tk - tq if causal else 0
-        if causal and mask.q_offset != offset:
-            raise ValueError(
-                f"mask.q_offset: got {mask.q_offset} with {tq} queries and {tk} keys; accepted: "
-                "the keys are the cached ones followed by the queries' own (q_offset = Tk - Tq)"
-            )
+        causal, offset = causal_offset(mask, q.shape[2], k.shape[2])
         padding = None if mask is None else mask.key_padding
         phi = self.phi if self.phi is not None else self._fn
         fq, fk = phi(q), phi(k)
@@ -174,7 +168,7 @@ class PrefixLinearAttention(nn.Module):
             fk = fk * padding[:, None, :, None].to(fk.dtype)
         groups = q.shape[1] // k.shape[1]
         fe, ve = (None, None)
-        if self.prefix_len > 0 and tk > 0:
+        if self.prefix_len > 0 and k.shape[2] > 0:
             fe, ve = (repeat_kv(x, groups) for x in self.prefix_features(k, v, padding))
         fk, v = repeat_kv(fk, groups), repeat_kv(v, groups)
         opts = dict(normalize=True, eps=self.eps)

@@ -335,6 +335,19 @@ def resolve_feature_map(feature_map: str | Callable, **params) -> Callable[[torc
 
 
 # -- the tinylm kernel ------------------------------------------------------------------------------
+def causal_offset(mask: AttentionMask | None, tq: int, tk: int) -> tuple[bool, int]:
+    """Whether a linear-attention kernel's call is causal, and its queries' offset: the keys must be the
+    cached ones followed by the queries' own (``q_offset = Tk - Tq``); ``ValueError`` otherwise."""
+    causal = mask is not None and mask.causal and not mask.cross
+    offset = tk - tq if causal else 0
+    if causal and mask.q_offset != offset:
+        raise ValueError(
+            f"mask.q_offset: got {mask.q_offset} with {tq} queries and {tk} keys; accepted: "
+            "the keys are the cached ones followed by the queries' own (q_offset = Tk - Tq)"
+        )
+    return causal, offset
+
+
 class LinearAttention(nn.Module):
     """Linear attention as a tinylm kernel (``attention: tinylm_linear_attention``), called
     ``kernel(q, k, v, mask, pattern) -> z`` (``k = v = q`` when only ``q`` is given; no mask: non-causal).
@@ -392,14 +405,7 @@ class LinearAttention(nn.Module):
     def forward(self, q, k=None, v=None, mask: AttentionMask | None = None, pattern=None) -> torch.Tensor:
         k = q if k is None else k
         v = k if v is None else v
-        causal = mask is not None and mask.causal and not mask.cross
-        tq, tk = q.shape[2], k.shape[2]
-        offset = tk - tq if causal else 0
-        if causal and mask.q_offset != offset:
-            raise ValueError(
-                f"mask.q_offset: got {mask.q_offset} with {tq} queries and {tk} keys; accepted: "
-                "the keys are the cached ones followed by the queries' own (q_offset = Tk - Tq)"
-            )
+        causal, offset = causal_offset(mask, q.shape[2], k.shape[2])
         decay = self.decay if causal else None
         if self.decay is not None and not causal:
             raise ValueError(

@@ -15,8 +15,11 @@ class PowerLawFit:
     the parameters, ``r2`` (of ``log y``) and, with ``extrapolate_to``, the law's value there. The model
     and data it is called with are not read.
 
-    :param x: positive abscissae; :param y: positive values, one per ``x``.
-    :param form: ``power`` or ``power_const``. :param loss: ``linear`` or a robust loss (``soft_l1``...).
+    :param x: positive abscissae.
+    :param y: positive values, one per ``x``.
+    :param form: ``power`` or ``power_const``.
+    :param loss: ``linear`` or a robust loss (``soft_l1``...).
+    :param extrapolate_to: an ``x`` at which to report the fitted law's value (``None``: none).
     """
 
     def __init__(

@@ -75,3 +75,18 @@ def isotropy_score(hidden: torch.Tensor) -> float:
     if pairs == 0:
         raise ValueError("isotropy needs sequences of at least two tokens")
     return float(1.0 - total / pairs)
+
+
+def distinct_n(sequences: torch.Tensor | Sequence[torch.Tensor], n: int) -> float:
+    """Distinct-n of a set of texts (Li et al., 2016): distinct n-grams over the whole set divided by the
+    total number of n-grams, so an n-gram shared by two texts counts once (unlike :func:`rep_n`, which
+    counts uniqueness within each text)."""
+    if isinstance(sequences, torch.Tensor):
+        if sequences.dim() != 2:
+            raise ValueError("a tensor of sequences must be (num_sequences, length)")
+        sequences = list(sequences)
+    grams = [seq.long().unfold(0, n, 1) for seq in sequences if seq.numel() >= n]
+    if not grams:
+        raise ValueError(f"no sequence is at least {n} tokens long")
+    rows = torch.cat(grams)
+    return int(torch.unique(rows, dim=0).shape[0]) / int(rows.shape[0])

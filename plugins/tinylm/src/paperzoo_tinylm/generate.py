@@ -150,13 +150,13 @@ def sample(
     return _decode(model, input_ids, max_new_tokens, choose, chain, use_cache, eos_token_id, pad_token_id)
 
 
-def _top(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def top_entries(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` best entries of each row, best first; ties go to the lower index (deterministic)."""
     values, index = scores.sort(dim=-1, descending=True, stable=True)
     return values[:, :k], index[:, :k]
 
 
-def _gather(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def gather_beams(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``tensor[b, index[b, j], ...]`` for ``(B, n, ...)`` tensors and a ``(B, k)`` index."""
     while index.dim() < tensor.dim():
         index = index.unsqueeze(-1)
@@ -226,9 +226,9 @@ def beam_search(
         logp = apply(processors, flat, logits.log_softmax(dim=-1))
         vocab = logp.shape[-1]
         total = (logp.view(batch, num_beams, vocab) + running_scores[:, :, None]).view(batch, -1)
-        top_scores, top_index = _top(total, keep)
+        top_scores, top_index = top_entries(total, keep)
         source = top_index // vocab  # the beam each candidate extends, (B, keep)
-        cand = _gather(running, source)
+        cand = gather_beams(running, source)
         cand[:, :, cur] = top_index % vocab
         ends = torch.full_like(top_index, cur + 1 >= max_len, dtype=torch.bool)
         if eos_token_id is not None:
@@ -236,21 +236,21 @@ def beam_search(
 
         # The num_beams best candidates that did not end continue.
         live_scores = top_scores + ends.float() * _NEG
-        pick = _top(live_scores, num_beams)[1]
-        running, running_scores = _gather(cand, pick), _gather(live_scores, pick)
-        parent = _gather(source, pick)
+        pick = top_entries(live_scores, num_beams)[1]
+        running, running_scores = gather_beams(cand, pick), gather_beams(live_scores, pick)
+        parent = gather_beams(source, pick)
 
         # Ended candidates among the first num_beams join the finished hypotheses if they rank.
         new = ends & first_k[None]
         scores = top_scores / ((cur + 1 - prompt_len) ** length_penalty)
         full = done_flags.all(dim=-1, keepdim=True) & (early_stopping is True)
         scores = scores + full.float() * _NEG + (~improvable).float() * _NEG + (~new) * _NEG
-        merged = _top(torch.cat([done_scores, scores], dim=1), num_beams)[1]
-        done_seqs = _gather(torch.cat([done_seqs, cand], dim=1), merged)
-        done_scores = _gather(torch.cat([done_scores, scores], dim=1), merged)
-        done_flags = _gather(torch.cat([done_flags, new], dim=1), merged)
+        merged = top_entries(torch.cat([done_scores, scores], dim=1), num_beams)[1]
+        done_seqs = gather_beams(torch.cat([done_seqs, cand], dim=1), merged)
+        done_scores = gather_beams(torch.cat([done_scores, scores], dim=1), merged)
+        done_flags = gather_beams(torch.cat([done_flags, new], dim=1), merged)
         new_lens = torch.full_like(new, cur + 1 - prompt_len, dtype=torch.long)
-        done_lens = _gather(torch.cat([done_lens, new_lens], dim=1), merged)
+        done_lens = gather_beams(torch.cat([done_lens, new_lens], dim=1), merged)
 
         cur += 1
         best_len = (

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from paperzoo_contrastive_search.decoding import contrastive_search, greedy_search
-from paperzoo_contrastive_search.metrics import isotropy_score, rep_n, repetition_metrics
+from paperzoo_contrastive_search.metrics import distinct_n, isotropy_score, rep_n, repetition_metrics
 
 
 @torch.no_grad()
@@ -170,3 +170,14 @@ def test_isotropy_extremes():
     assert isotropy_score(same_direction[None]) == pytest.approx(0.0, abs=1e-12)  # anisotropic
     antipodal = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])
     assert isotropy_score(antipodal) == pytest.approx(2.0, abs=1e-12)
+
+
+def test_distinct_n_counts_ngrams_shared_across_texts_once():
+    same = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4]])  # 3 bigrams, each twice: 3 distinct of 6
+    assert distinct_n(same, 2) == pytest.approx(3 / 6, abs=0)
+    assert distinct_n(torch.arange(8).view(2, 4), 2) == 1.0
+    ragged = [torch.tensor([5, 5, 5]), torch.tensor([5, 5, 1])]  # 55 55 | 55 51: 2 distinct of 4
+    assert distinct_n(ragged, 2) == pytest.approx(2 / 4, abs=0)
+    assert distinct_n(ragged, 1) == pytest.approx(2 / 6, abs=0)
+    with pytest.raises(ValueError):
+        distinct_n([torch.tensor([1, 2])], 3)

@@ -1,0 +1,141 @@
+"""Speculative verify-and-accept: the step every draft-then-verify decoder shares.
+
+A drafter (a small model, a copy of an earlier span, ...) proposes ``k`` tokens ``x_1..x_k`` after the
+current sequence; the target model scores ``[last, x_1, ..., x_k]`` in one forward pass, which gives
+``k + 1`` next-token distributions ``p_0..p_k`` (``p_i`` predicts the token after ``x_i``; ``x_0`` is the
+last accepted token). Verification keeps a prefix of the draft and adds one token of the target's, so a
+pass always yields between 1 and ``k + 1`` tokens:
+
+* greedy (:func:`greedy_accept`): the longest prefix with ``x_{i+1} = argmax p_i``, then
+  ``argmax p_n`` (the target's token where the draft first disagrees, or the bonus token after a fully
+  accepted draft). The output is token for token that of greedy decoding.
+* sampling (:func:`sampling_accept`, Leviathan et al., 2023; Chen et al., 2023): draft token ``x_{i+1}``
+  drawn from ``q_i`` is accepted with probability ``min(1, p_i(x) / q_i(x))``; at the first rejection the
+  emitted token is drawn from the residual ``max(0, p_i - q_i) / Z``; after a fully accepted draft from
+  ``p_k``. Every emitted token is distributed exactly as sampling from the target
+  (:func:`acceptance` exposes the probabilities so that the tests check this by enumeration). A
+  deterministic draft (``draft_probs=None``: ``q_i`` one-hot on ``x_{i+1}``, as a copied span) accepts with
+  probability ``p_i(x)`` and resamples from ``p_i`` with ``x`` removed.
+
+:func:`crop_cache` rolls a key/value cache back to the accepted length after a rejection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def _check(draft: torch.Tensor, target: torch.Tensor) -> None:
+    if draft.dim() != 1 or target.dim() != 2 or target.shape[0] != draft.shape[0] + 1:
+        raise ValueError(
+            f"need a (k,) draft and (k + 1, V) target scores, got {tuple(draft.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+
+
+def greedy_accept(draft: torch.Tensor, target_logits: torch.Tensor) -> tuple[int, int]:
+    """Greedy verification of one draft.
+
+    :param draft: ``(k,)`` proposed token ids (``k >= 0``).
+    :param target_logits: ``(k + 1, V)`` target scores after ``[last, x_1..x_k]`` (any monotone
+        transform of the logits: only the argmax is read; ties go to the lowest id, as in greedy search).
+    :returns: ``(n, token)``: the first ``n`` draft tokens are accepted and ``token`` follows them.
+    """
+    _check(draft, target_logits)
+    best = target_logits.argmax(dim=-1)
+    agree = (best[:-1] == draft.to(best.device)).long()
+    n = int(agree.cumprod(dim=0).sum()) if draft.numel() else 0
+    return n, int(best[n])
+
+
+def residual(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``max(0, p - q)`` normalised over the last dimension; where it is all zero (``q >= p``
+    everywhere, so ``p = q``: a rejection cannot happen) ``p`` itself."""
+    r = (p - q).clamp_min(0)
+    z = r.sum(dim=-1, keepdim=True)
+    return torch.where(z > 0, r / torch.where(z > 0, z, torch.ones_like(z)), p)
+
+
+def acceptance(
+    draft: torch.Tensor, target_probs: torch.Tensor, draft_probs: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The probabilities that drive sampling verification.
+
+    :param draft: ``(k,)`` proposed ids.
+    :param target_probs: ``(k + 1, V)`` target distributions ``p_0..p_k``.
+    :param draft_probs: ``(k, V)`` the distributions ``q_0..q_{k-1}`` the draft was drawn from;
+        ``None``: a deterministic draft (one-hot ``q``).
+    :returns: ``(accept, emit)``: ``accept`` ``(k,)`` with ``accept[i] = min(1, p_i(x_{i+1}) /
+        q_i(x_{i+1}))``; ``emit`` ``(k + 1, V)``, the distribution of the target's token when the first
+        ``n`` draft tokens are accepted: the residual of ``p_n`` and ``q_n`` for ``n < k``, ``p_k`` for
+        ``n = k``.
+    """
+    _check(draft, target_probs)
+    k = draft.shape[0]
+    index = draft.to(target_probs.device).long()
+    if draft_probs is None:
+        draft_probs = torch.zeros_like(target_probs[:k]).scatter_(-1, index[:, None], 1.0)
+    if draft_probs.shape != target_probs[:k].shape:
+        raise ValueError(
+            f"draft_probs must be {tuple(target_probs[:k].shape)}, got {tuple(draft_probs.shape)}"
+        )
+    p_x = target_probs[:k].gather(-1, index[:, None]).squeeze(-1)
+    q_x = draft_probs.gather(-1, index[:, None]).squeeze(-1)
+    if bool((q_x <= 0).any()):
+        raise ValueError("a draft token has probability 0 under draft_probs: it cannot have been drawn")
+    accept = (p_x / q_x).clamp(max=1.0)
+    emit = torch.cat([residual(target_probs[:k], draft_probs), target_probs[k:]], dim=0)
+    return accept, emit
+
+
+def stop_probs(accept: torch.Tensor) -> torch.Tensor:
+    """``(k + 1,)`` probability that exactly ``n`` draft tokens are accepted:
+    ``prod_{i<n} accept_i * (1 - accept_n)`` (``accept_k = 0``: a full draft stops at ``k``)."""
+    ones = torch.ones(1, dtype=accept.dtype, device=accept.device)
+    reach = torch.cat([ones, accept.cumprod(dim=0)])
+    return reach * (1 - torch.cat([accept, 0 * ones]))
+
+
+def sampling_accept(
+    draft: torch.Tensor,
+    target_probs: torch.Tensor,
+    draft_probs: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[int, int]:
+    """Sampling verification (speculative sampling) of one draft.
+
+    Draws ``u_i ~ U(0, 1)`` and accepts while ``u_i < accept_i`` (:func:`acceptance`), then draws the
+    target's token from ``emit[n]``. Arguments as :func:`acceptance`; ``generator`` seeds the draws.
+
+    :returns: ``(n, token)`` as :func:`greedy_accept`.
+    """
+    accept, emit = acceptance(draft, target_probs, draft_probs)
+    u = torch.rand(accept.shape, generator=generator, dtype=accept.dtype, device=accept.device)
+    n = int((u < accept).long().cumprod(dim=0).sum()) if accept.numel() else 0
+    token = torch.multinomial(emit[n].float(), 1, generator=generator)
+    return n, int(token)
+
+
+def crop_cache(cache: Any, length: int) -> Any:
+    """The cache cut back to its first ``length`` positions (the rollback after a rejected draft).
+
+    Handles the kit's :class:`~paperzoo_tinylm.cache.KVCache` and transformers' ``DynamicCache`` (both
+    have ``crop`` and ``get_seq_length``, applied in place; a cache already that short is unchanged) and nested tuples/lists of ``(B, H, T, D)`` tensors (a new nesting,
+    sliced on dimension -2). Returns the cache to use next.
+    """
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    if hasattr(cache, "crop"):
+        # crop(-n) drops the last n positions in the kit's cache and in every transformers version
+        # (transformers 5 refuses a positive length; 4.x read one as the length to keep).
+        extra = cache.get_seq_length() - length
+        if extra > 0:
+            cache.crop(-extra)
+        return cache
+    if isinstance(cache, torch.Tensor):
+        return cache[..., :length, :]
+    if isinstance(cache, (tuple, list)):
+        return type(cache)(crop_cache(item, length) for item in cache)
+    raise TypeError(f"cannot crop a cache of type {type(cache).__name__}")

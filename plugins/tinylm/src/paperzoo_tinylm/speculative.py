@@ -18,11 +18,17 @@ pass always yields between 1 and ``k + 1`` tokens:
   probability ``p_i(x)`` and resamples from ``p_i`` with ``x`` removed.
 
 :func:`crop_cache` rolls a key/value cache back to the accepted length after a rejection.
+
+Continuous tokens (Wang et al., 2024, continuous speculative decoding) take the same step with densities:
+:func:`density_sampling_accept` accepts ``x ~ q_i`` with probability ``min(1, p_i(x) / q_i(x))`` and
+:func:`density_residual_sample` draws the replacement from ``max(0, p - q) / Z`` by acceptance-rejection
+from ``p`` (keep ``x ~ p`` with probability ``max(0, 1 - q(x) / p(x))``); the distributions are any
+:class:`Density` (``log_prob`` and ``sample`` over a batch of rows).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -139,3 +145,86 @@ def crop_cache(cache: Any, length: int) -> Any:
     if isinstance(cache, (tuple, list)):
         return type(cache)(crop_cache(item, length) for item in cache)
     raise TypeError(f"cannot crop a cache of type {type(cache).__name__}")
+
+
+# -- continuous tokens: the same step for densities (continuous speculative decoding) ------------------
+class Density(Protocol):
+    """A batch of ``B`` distributions over ``R^D`` (one per row): what the continuous step reads.
+
+    ``log_prob(x)`` takes ``(B, D)`` points and returns ``(B,)`` log densities (``-inf`` outside the
+    support); ``sample(generator)`` returns one ``(B, D)`` draw, row ``b`` from distribution ``b``.
+    """
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+def density_acceptance(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """``min(1, p(x) / q(x))`` from log densities at the draft points ``x ~ q`` (any shape).
+
+    A point the draft could not have drawn (``log_q = -inf``) raises; ``log_p = -inf`` gives 0."""
+    if bool((log_q == float("-inf")).any()) or bool(log_q.isnan().any()):
+        raise ValueError("a draft point has density 0 (or NaN) under the draft: it cannot have been drawn")
+    return (log_p - log_q).clamp(max=0.0).exp()
+
+
+def density_sampling_accept(
+    log_p: torch.Tensor, log_q: torch.Tensor, generator: torch.Generator | None = None
+) -> int:
+    """How many of the ``k`` draft points ``x_1..x_k`` (drawn from ``q_0..q_{k-1}``) are accepted.
+
+    Draws ``u_i ~ U(0, 1)`` and accepts while ``u_i < min(1, p_i(x_{i+1}) / q_i(x_{i+1}))``, as
+    :func:`sampling_accept` does for token ids. The caller then emits one token of the target's: from
+    the residual of ``p_n`` and ``q_n`` (:func:`density_residual_sample`) when ``n < k``, else from
+    ``p_k``.
+
+    :param log_p: ``(k,)`` target log densities ``log p_i(x_{i+1})``.
+    :param log_q: ``(k,)`` draft log densities ``log q_i(x_{i+1})``.
+    """
+    if log_p.shape != log_q.shape or log_p.dim() != 1:
+        raise ValueError(
+            f"need (k,) log densities of one shape, got {tuple(log_p.shape)}, {tuple(log_q.shape)}"
+        )
+    accept = density_acceptance(log_p, log_q)
+    u = torch.rand(accept.shape, generator=generator, dtype=accept.dtype, device=accept.device)
+    return int((u < accept).long().cumprod(dim=0).sum()) if accept.numel() else 0
+
+
+def residual_acceptance(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """``max(0, 1 - q(x) / p(x))`` at points ``x ~ p``: the probability with which acceptance-rejection
+    from ``p`` keeps a proposal, so that the kept points follow ``max(0, p - q) / Z``."""
+    return (1 - (log_q - log_p).exp()).clamp_min(0.0)
+
+
+def density_residual_sample(
+    p: Density, q: Density, generator: torch.Generator | None = None, max_tries: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw per row from the residual ``max(0, p - q) / Z`` by acceptance-rejection from ``p``.
+
+    Every round draws ``x ~ p`` for the rows still open and keeps it with probability
+    :func:`residual_acceptance`; a proposal is kept with probability ``Z = TV(p, q)`` per round, so the
+    expected number of rounds is ``1 / TV(p, q)`` (and 1 on average over the rejections that call this,
+    since a rejection itself happens with probability ``TV(p, q)``). Rows still open after ``max_tries``
+    rounds (``p`` and ``q`` nearly equal there) keep their last proposal, a draw from ``p``.
+
+    :returns: ``(x, tries)``: ``(B, D)`` samples and ``(B,)`` rounds used per row.
+    """
+    if max_tries < 1:
+        raise ValueError(f"max_tries must be >= 1, got {max_tries}")
+    x = p.sample(generator)
+    tries = torch.ones(x.shape[0], dtype=torch.long, device=x.device)
+    open_ = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device) >= (
+        residual_acceptance(p.log_prob(x), q.log_prob(x))
+    )
+    for _ in range(max_tries - 1):
+        if not bool(open_.any()):
+            break
+        y = p.sample(generator)
+        keep = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device) < (
+            residual_acceptance(p.log_prob(y), q.log_prob(y))
+        )
+        x = torch.where(open_[:, None], y, x)
+        tries = tries + open_.long()
+        open_ = open_ & ~keep
+    return x, tries

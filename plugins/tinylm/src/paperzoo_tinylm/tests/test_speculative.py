@@ -2,6 +2,7 @@
 verification (enumerated on a tiny vocabulary, float64), and the cache rollback."""
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -11,6 +12,9 @@ from paperzoo_tinylm.protocol import forward
 from paperzoo_tinylm.speculative import (
     acceptance,
     crop_cache,
+    density_acceptance,
+    density_residual_sample,
+    density_sampling_accept,
     greedy_accept,
     residual,
     sampling_accept,
@@ -180,3 +184,104 @@ def test_rollback_after_rejected_draft_equals_never_drafting(kind):
     rolled = forward(model, ids[:, 4:5], crop_cache(drafted.past, 4)).logits
     err = float((plain - rolled).abs().max())
     assert err < 1e-12, err  # float64: only the order of additions may differ
+
+
+# -- continuous tokens: the density form of the step ------------------------------------------------------
+class _Normal1d:
+    """``B`` copies of a 1-D normal as a :class:`~paperzoo_tinylm.speculative.Density` (float64)."""
+
+    def __init__(self, mean: float, std: float, rows: int):
+        self.mean, self.std, self.rows = mean, std, rows
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x[:, 0] - self.mean) / self.std
+        return -0.5 * z**2 - math.log(self.std) - 0.5 * math.log(2 * math.pi)
+
+    def sample(self, generator=None) -> torch.Tensor:
+        return self.mean + self.std * torch.randn(self.rows, 1, generator=generator, dtype=torch.float64)
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.special.ndtr((x - self.mean) / self.std)
+
+
+def _ks(samples: torch.Tensor, cdf) -> float:
+    """Kolmogorov-Smirnov statistic of 1-D samples against a CDF."""
+    x = samples.sort().values
+    n = x.numel()
+    f = cdf(x)
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    return float(torch.maximum(i / n - f, f - (i - 1) / n).max())
+
+
+N_KS = 20000
+KS_CRIT = 1.628 / math.sqrt(N_KS)  # the 1% critical value of the KS statistic
+GRID = torch.linspace(-12, 12, 200001, dtype=torch.float64)
+
+
+def _pdf(d: _Normal1d) -> torch.Tensor:
+    return d.log_prob(GRID[:, None]).exp()
+
+
+def test_density_acceptance_closed_form_and_edges():
+    p, q = _Normal1d(0.0, 1.0, 5), _Normal1d(0.5, 2.0, 5)
+    x = torch.tensor([[-2.0], [0.0], [0.3], [1.0], [4.0]], dtype=torch.float64)
+    ratio = (2.0 * torch.exp(-0.5 * x[:, 0] ** 2 + 0.5 * ((x[:, 0] - 0.5) / 2) ** 2)).clamp(max=1)
+    torch.testing.assert_close(density_acceptance(p.log_prob(x), q.log_prob(x)), ratio, rtol=1e-12, atol=0)
+    inf = torch.tensor([float("-inf")], dtype=torch.float64)
+    assert float(density_acceptance(inf, torch.zeros(1, dtype=torch.float64))) == 0.0
+    with pytest.raises(ValueError, match="density 0"):
+        density_acceptance(torch.zeros(1), inf)
+    # the first draft point has p = q, the second p = 0: exactly one accepted, whatever the draws
+    log_p = torch.tensor([-1.0, float("-inf"), -1.0], dtype=torch.float64)
+    for seed in range(10):
+        assert (
+            density_sampling_accept(log_p, torch.full((3,), -1.0), torch.Generator().manual_seed(seed)) == 1
+        )
+    assert density_sampling_accept(torch.zeros(0), torch.zeros(0)) == 0
+
+
+def test_density_step_outputs_follow_p_and_accept_one_minus_tv():
+    """x ~ q, kept with min(1, p/q), else replaced from the residual: the outputs pass a KS test against
+    p (the uncorrected draft fails it), and the acceptance rate is 1 - TV(p, q) within 4 binomial sigma."""
+    p, q = _Normal1d(0.0, 1.0, N_KS), _Normal1d(0.8, 1.4, N_KS)
+    g = torch.Generator().manual_seed(0)
+    x = q.sample(g)
+    accept = torch.rand(N_KS, generator=g, dtype=torch.float64) < density_acceptance(
+        p.log_prob(x), q.log_prob(x)
+    )
+    replacement, tries = density_residual_sample(p, q, g)
+    out = torch.where(accept[:, None], x, replacement)
+    assert _ks(out[:, 0], p.cdf) < KS_CRIT
+    assert _ks(x[:, 0], p.cdf) > KS_CRIT  # the test has the power to see q
+    tv = 0.5 * float(torch.trapezoid((_pdf(p) - _pdf(q)).abs(), GRID))
+    rate = float(accept.double().mean())
+    assert abs(rate - (1 - tv)) < 4 * math.sqrt(tv * (1 - tv) / N_KS), (rate, 1 - tv)
+    # acceptance-rejection keeps a proposal with probability TV per round: 1 / TV rounds on average
+    assert abs(float(tries.double().mean()) - 1 / tv) < 0.05 / tv
+
+
+def test_density_residual_sample_follows_the_residual():
+    p, q = _Normal1d(0.0, 1.0, N_KS), _Normal1d(0.5, 0.8, N_KS)
+    x, _ = density_residual_sample(p, q, torch.Generator().manual_seed(1))
+    r = (_pdf(p) - _pdf(q)).clamp_min(0)
+    cum = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumulative_trapezoid(r, GRID)])
+    cum = cum / cum[-1]
+
+    def cdf(t: torch.Tensor) -> torch.Tensor:
+        idx = torch.searchsorted(GRID, t).clamp(1, GRID.numel() - 1)
+        w = (t - GRID[idx - 1]) / (GRID[idx] - GRID[idx - 1])
+        return cum[idx - 1] + w * (cum[idx] - cum[idx - 1])
+
+    assert _ks(x[:, 0], cdf) < KS_CRIT
+    assert _ks(x[:, 0], p.cdf) > KS_CRIT  # not simply p
+
+
+def test_density_step_with_q_equal_p_accepts_everything():
+    p = _Normal1d(0.3, 0.7, 1000)
+    x = p.sample(torch.Generator().manual_seed(2))
+    assert bool((density_acceptance(p.log_prob(x), p.log_prob(x)) == 1).all())
+    lp = p.log_prob(x)[:8]
+    assert density_sampling_accept(lp, lp.clone(), torch.Generator().manual_seed(0)) == 8
+    # no residual mass: every proposal refused, the last draw from p kept after max_tries rounds
+    _, tries = density_residual_sample(p, p, torch.Generator().manual_seed(0), max_tries=3)
+    assert bool((tries == 3).all())

@@ -1,0 +1,30 @@
+"""The kit's API, frozen: the names other plugins import."""
+
+import importlib
+
+API = {
+    "paperzoo_compress.quant": [
+        "fake_quantize",
+        "quantize",
+        "dequantize",
+        "quant_params",
+        "check_quant_args",
+    ],
+    "paperzoo_compress.linear": ["FakeQuantLinear", "quantize_model", "block_linears", "set_module"],
+    "paperzoo_compress.calib": [
+        "block_inputs",
+        "linear_inputs",
+        "block_context",
+        "mean_abs",
+        "check_supported",
+    ],
+    "paperzoo_compress.fold": ["scale_norm_into_linears", "scale_linear_into_linear"],
+    "paperzoo_compress.fixture": ["plant_outliers", "outlier_tinylm", "text_blocks", "perplexity"],
+    "paperzoo_compress.ptq": ["PTQTrainer", "rtn_quantize_"],
+}
+
+
+def test_api_names_exist():
+    for module, names in API.items():
+        mod = importlib.import_module(module)
+        assert [n for n in names if not hasattr(mod, n)] == []

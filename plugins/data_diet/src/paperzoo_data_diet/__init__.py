@@ -37,7 +37,7 @@ def register_trainers(register):
         "data_diet",
         "paperzoo_data_diet.trainer:DataDiet",
         "Score the training set with EL2N or GraNd averaged over briefly trained models, prune the "
-        "lowest scores, retrain from scratch on the rest.",
+        "lowest scores, retrain from scratch on the rest (dataprune's pruned_dataset_training).",
         paper=PAPER,
         tags=("data_pruning",),
         example={

@@ -132,3 +132,22 @@ def test_resume_reuses_the_saved_subset_and_continues_exactly(tmp_path, monkeypa
     assert summary["steps"] == 3 * math.ceil(60 / 16)
     for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_data_diet_is_the_shared_trainer_with_the_el2n_evaluator_plugged_in():
+    """``data_diet`` and the dataprune kit's ``pruned_dataset_training`` with ``score: el2n`` score,
+    select and train identically."""
+    from paperzoo_dataprune.trainer import PrunedDatasetTraining
+
+    data = _bundle()
+    params = {"n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
+    ours, ours_run = _trainer(score="el2n", **params), _run(data)
+    ours.fit(ours_run)
+    shared = PrunedDatasetTraining(
+        score="el2n", keep="hard", batch_size=16, progress=False, device="cpu", **params
+    )
+    shared_run = _run(data)
+    shared.fit(shared_run)
+    assert torch.equal(ours.scores, shared.scores) and torch.equal(ours.kept, shared.kept)
+    for a, b in zip(ours_run.model.parameters(), shared_run.model.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -7,28 +7,10 @@ import math
 import pytest
 import torch
 from paperzoo.builtins.layers import MLP
-from paperzoo.data import DataBundle
-from paperzoo.trainer import Run
-from torch.utils.data import TensorDataset
+from paperzoo_dataprune.testing import tiny_bundle, tiny_run
 
 from paperzoo_data_diet.scores import el2n_scores, grand_scores
 from paperzoo_data_diet.trainer import DataDiet
-
-
-def _bundle(n=60, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x, y = torch.randn(n, 5, generator=g), torch.randint(3, (n,), generator=g)
-    return DataBundle(TensorDataset(x, y), TensorDataset(x[:12], y[:12]), "classification", num_classes=3)
-
-
-def _run(data, seed=0):
-    torch.manual_seed(seed)
-    model = MLP(5, 3, [8])
-
-    def make(params):
-        return torch.optim.SGD(params, lr=0.1), None
-
-    return Run(model=model, data=data, optimizer=make(model.parameters())[0], seed=seed, make_optimizer=make)
 
 
 def _trainer(**kw):
@@ -39,9 +21,9 @@ def _trainer(**kw):
 def test_scores_at_initialisation_average_independently_initialised_models(score, scorer):
     """With score_epochs=0 the score is the mean over n_seeds fresh initialisations: each one the
     same network built from scratch under that seed."""
-    data = _bundle()
+    data = tiny_bundle()
     trainer = _trainer(score=score, n_seeds=3, score_epochs=0, prune_fraction=0.5)
-    run = _run(data)
+    run = tiny_run(data)
     trainer.fit(run)
     per_seed = []
     for s in trainer.scoring_seeds(run):
@@ -53,9 +35,9 @@ def test_scores_at_initialisation_average_independently_initialised_models(score
 
 
 def test_kept_subset_is_the_highest_scores_and_is_what_trains():
-    data = _bundle()
+    data = tiny_bundle()
     trainer = _trainer(score="el2n", n_seeds=2, score_epochs=1, prune_fraction=0.75)
-    trainer.fit(_run(data))
+    trainer.fit(tiny_run(data))
     n_keep = 60 - round(0.75 * 60)
     assert len(trainer.kept) == n_keep
     threshold = trainer.scores.sort(descending=True).values[n_keep - 1]
@@ -65,8 +47,8 @@ def test_kept_subset_is_the_highest_scores_and_is_what_trains():
 
 
 def test_scoring_leaves_the_global_rng_and_the_model_alone():
-    data = _bundle()
-    run = _run(data)
+    data = tiny_bundle()
+    run = tiny_run(data)
     trainer = _trainer(score="el2n", n_seeds=2, score_epochs=2)
     trainer.setup(run)
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
@@ -78,20 +60,20 @@ def test_scoring_leaves_the_global_rng_and_the_model_alone():
 
 @pytest.mark.parametrize("match_steps", [True, False])
 def test_step_budget(match_steps):
-    data = _bundle()
+    data = tiny_bundle()
     trainer = _trainer(score="random", prune_fraction=0.5, epochs=3, match_steps=match_steps)
-    summary = trainer.fit(_run(data))
+    summary = trainer.fit(tiny_run(data))
     n = 60 if match_steps else 30
     assert summary["steps"] == 3 * math.ceil(n / 16)
     assert summary["data_diet/kept"] == 30 and summary["data_diet/train_size"] == 60
 
 
 def test_random_control_is_a_seeded_uniform_subset():
-    data = _bundle(n=400)
+    data = tiny_bundle(n=400)
     kept = {}
     for seed in (0, 0, 1):
         trainer = _trainer(score="random", prune_fraction=0.5)
-        trainer.fit(_run(data, seed))
+        trainer.fit(tiny_run(data, seed))
         kept.setdefault(seed, []).append(trainer.kept)
     assert torch.equal(kept[0][0], kept[0][1])
     assert not torch.equal(kept[0][0], kept[1][0])
@@ -114,19 +96,19 @@ def test_bad_params():
 def test_resume_reuses_the_saved_subset_and_continues_exactly(tmp_path, monkeypatch):
     """A run resumed from its checkpoint takes the kept subset from the checkpoint (no rescoring) and
     ends where an uninterrupted run ends."""
-    data = _bundle()
+    data = tiny_bundle()
     params = {"score": "el2n", "n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
-    straight = _run(data)
+    straight = tiny_run(data)
     _trainer(epochs=3, **params).fit(straight)
 
-    first = dataclasses.replace(_run(data), run_dir=tmp_path)
+    first = dataclasses.replace(tiny_run(data), run_dir=tmp_path)
     _trainer(epochs=1, **params).fit(first)
 
     def no_rescoring(self, run):
         raise AssertionError("a resumed run scored the data again")
 
     monkeypatch.setattr(DataDiet, "compute_scores", no_rescoring)
-    resumed = dataclasses.replace(_run(data), run_dir=tmp_path, resume=True)
+    resumed = dataclasses.replace(tiny_run(data), run_dir=tmp_path, resume=True)
     trainer = _trainer(epochs=3, **params)
     summary = trainer.fit(resumed)
     assert summary["steps"] == 3 * math.ceil(60 / 16)
@@ -139,14 +121,14 @@ def test_data_diet_is_the_shared_trainer_with_the_el2n_evaluator_plugged_in():
     select and train identically."""
     from paperzoo_dataprune.trainer import PrunedDatasetTraining
 
-    data = _bundle()
+    data = tiny_bundle()
     params = {"n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
-    ours, ours_run = _trainer(score="el2n", **params), _run(data)
+    ours, ours_run = _trainer(score="el2n", **params), tiny_run(data)
     ours.fit(ours_run)
     shared = PrunedDatasetTraining(
         score="el2n", keep="hard", batch_size=16, progress=False, device="cpu", **params
     )
-    shared_run = _run(data)
+    shared_run = tiny_run(data)
     shared.fit(shared_run)
     assert torch.equal(ours.scores, shared.scores) and torch.equal(ours.kept, shared.kept)
     for a, b in zip(ours_run.model.parameters(), shared_run.model.parameters(), strict=True):

@@ -7,27 +7,9 @@ import math
 import pytest
 import torch
 from paperzoo.builtins.layers import MLP
-from paperzoo.data import DataBundle
-from paperzoo.trainer import Run
-from torch.utils.data import TensorDataset
 
+from paperzoo_dataprune.testing import tiny_bundle, tiny_run
 from paperzoo_dataprune.trainer import PrunedDatasetTraining
-
-
-def _bundle(n=60, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x, y = torch.randn(n, 5, generator=g), torch.randint(3, (n,), generator=g)
-    return DataBundle(TensorDataset(x, y), TensorDataset(x[:12], y[:12]), "classification", num_classes=3)
-
-
-def _run(data, seed=0):
-    torch.manual_seed(seed)
-    model = MLP(5, 3, [8])
-
-    def make(params):
-        return torch.optim.SGD(params, lr=0.1), None
-
-    return Run(model=model, data=data, optimizer=make(model.parameters())[0], seed=seed, make_optimizer=make)
 
 
 def _trainer(**kw):
@@ -47,9 +29,9 @@ def output_norm(model, data):
 
 @pytest.mark.parametrize("keep", ["hard", "easy"])
 def test_callable_score_selects_and_trains_on_the_subset(keep):
-    data = _bundle()
+    data = tiny_bundle()
     trainer = _trainer(score=first_feature, keep=keep, prune_fraction=0.75)
-    summary = trainer.fit(_run(data))
+    summary = trainer.fit(tiny_run(data))
     feature = data.train.tensors[0][:, 0]
     kept = set(trainer.kept.tolist())
     other = torch.tensor([i for i in range(60) if i not in kept])
@@ -63,8 +45,8 @@ def test_callable_score_selects_and_trains_on_the_subset(keep):
 
 
 def test_scores_average_independently_initialised_models():
-    data = _bundle()
-    run = _run(data)
+    data = tiny_bundle()
+    run = tiny_run(data)
     trainer = _trainer(score=output_norm, n_seeds=3, score_epochs=0)
     trainer.fit(run)
     per_seed = []
@@ -76,8 +58,8 @@ def test_scores_average_independently_initialised_models():
 
 
 def test_scoring_leaves_the_global_rng_and_the_model_alone():
-    data = _bundle()
-    run = _run(data)
+    data = tiny_bundle()
+    run = tiny_run(data)
     trainer = _trainer(score=output_norm, n_seeds=2, score_epochs=2)
     trainer.setup(run)
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
@@ -108,19 +90,19 @@ def test_evaluator_name_is_resolved_through_the_registry(monkeypatch):
         return Evaluator(**params)
 
     monkeypatch.setattr(paperzoo, "create", create)
-    data = _bundle()
+    data = tiny_bundle()
     trainer = _trainer(score="some_score", score_params={"sign": -1.0}, keep="hard", prune_fraction=0.5)
-    trainer.fit(_run(data))
+    trainer.fit(tiny_run(data))
     assert built == {"name": "some_score", "kind": "evaluator", "params": {"sign": -1.0}}
     easy = _trainer(score=first_feature, keep="easy", prune_fraction=0.5)
-    easy.fit(_run(data))
+    easy.fit(tiny_run(data))
     assert torch.equal(trainer.kept, easy.kept)  # hardest of -f = easiest of f
 
 
 @pytest.mark.parametrize("match_steps", [True, False])
 def test_step_budget(match_steps):
     trainer = _trainer(keep="random", prune_fraction=0.5, epochs=3, match_steps=match_steps)
-    summary = trainer.fit(_run(_bundle()))
+    summary = trainer.fit(tiny_run(tiny_bundle()))
     n = 60 if match_steps else 30
     assert summary["steps"] == 3 * math.ceil(n / 16)
     assert trainer.scores is None
@@ -138,17 +120,17 @@ def test_bad_params():
 
 
 def test_resume_reuses_the_saved_subset_and_continues_exactly(tmp_path, monkeypatch):
-    data = _bundle()
+    data = tiny_bundle()
     params = {"score": output_norm, "n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
-    straight = _run(data)
+    straight = tiny_run(data)
     _trainer(epochs=3, **params).fit(straight)
-    _trainer(epochs=1, **params).fit(dataclasses.replace(_run(data), run_dir=tmp_path))
+    _trainer(epochs=1, **params).fit(dataclasses.replace(tiny_run(data), run_dir=tmp_path))
 
     def no_rescoring(self, run):
         raise AssertionError("a resumed run scored the data again")
 
     monkeypatch.setattr(PrunedDatasetTraining, "compute_scores", no_rescoring)
-    resumed = dataclasses.replace(_run(data), run_dir=tmp_path, resume=True)
+    resumed = dataclasses.replace(tiny_run(data), run_dir=tmp_path, resume=True)
     summary = _trainer(epochs=3, **params).fit(resumed)
     assert summary["steps"] == 3 * math.ceil(60 / 16)
     for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):

@@ -125,6 +125,3 @@ def grand_scores(
         norms = per_example_grad_norm_fn(model, task)
         out = [norms(x, y).detach().cpu() for x, y in _eval_batches(model, dataset, batch_size)]
     return torch.cat(out)
-
-
-SCORERS = {"el2n": el2n_scores, "grand": grand_scores}

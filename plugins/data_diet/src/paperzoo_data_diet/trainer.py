@@ -1,7 +1,8 @@
 """The ``data_diet`` trainer: EL2N or GraNd scores early in training, prune, retrain from scratch.
 
 The score -> prune -> retrain loop is the shared ``pruned_dataset_training`` trainer of the
-``dataprune`` kit; this module plugs the paper's scores into it:
+``dataprune`` kit; this module plugs the paper's scores into it (the ``el2n`` or ``grand`` evaluator,
+built with ``batch_size=score_batch_size``):
 
 1. Train ``n_seeds`` copies of the model, each from its own initialisation and data order, for
    ``score_epochs`` epochs (0: score at initialisation), and average their per-example scores:
@@ -16,15 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
-from paperzoo.trainer import Run
-from paperzoo_dataprune.scoring import reinitialise, subset
+from paperzoo_dataprune.scoring import subset
 from paperzoo_dataprune.select import select_kept
 from paperzoo_dataprune.trainer import PrunedDatasetTraining
 
-from .scores import SCORERS
-
-__all__ = ["DataDiet", "reinitialise", "select_kept", "subset"]
+__all__ = ["DataDiet", "select_kept", "subset"]
 
 
 class DataDiet(PrunedDatasetTraining):
@@ -68,13 +65,10 @@ class DataDiet(PrunedDatasetTraining):
             keep="random" if score == "random" else "hard",
             prune_fraction=prune_fraction,
             offset_fraction=offset_fraction,
+            score_params={"batch_size": score_batch_size},
             n_seeds=n_seeds,
             score_epochs=score_epochs,
             match_steps=match_steps,
             **loop,
         )
         self.score_name, self.score_batch_size = score, score_batch_size
-
-    def score_model(self, model: torch.nn.Module, run: Run) -> torch.Tensor:
-        """One model's EL2N or GraNd of every training example."""
-        return SCORERS[self.score_name](model, run.data.train, self.score_batch_size, run.data.task)

@@ -20,7 +20,9 @@ def last_linear(model: torch.nn.Module) -> torch.nn.Linear:
     return linears[-1]
 
 
-@torch.no_grad()
+LAYERS: tuple[str, ...] = ("penultimate", "output", "input")
+
+
 def embed(
     model: torch.nn.Module, dataset: Any, layer: Layer = "penultimate", batch_size: int = 256
 ) -> torch.Tensor:
@@ -30,7 +32,15 @@ def embed(
         model's output) or ``input`` (the flattened inputs; no model involved).
     The model runs in evaluation mode, which is restored afterwards.
     """
-    if layer not in ("penultimate", "output", "input"):
+    return embed_with_targets(model, dataset, layer, batch_size)[0]
+
+
+@torch.no_grad()
+def embed_with_targets(
+    model: torch.nn.Module, dataset: Any, layer: Layer = "penultimate", batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`embed` and the ``(N,)`` targets of ``dataset``, collected in the same single pass."""
+    if layer not in LAYERS:
         raise ValueError(f"layer must be 'penultimate', 'output' or 'input', got {layer!r}")
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
@@ -40,9 +50,10 @@ def embed(
         handle = last_linear(model).register_forward_pre_hook(lambda m, args: captured.append(args[0]))
     was_training = model.training
     model.eval()
-    out = []
+    out, targets = [], []
     try:
-        for x, _ in batches(dataset, batch_size):
+        for x, t in batches(dataset, batch_size):
+            targets.append(t)
             if layer == "input":
                 out.append(x.flatten(1).float())
                 continue
@@ -54,4 +65,4 @@ def embed(
         model.train(was_training)
         if handle is not None:
             handle.remove()
-    return torch.cat(out)
+    return torch.cat(out), torch.cat(targets)

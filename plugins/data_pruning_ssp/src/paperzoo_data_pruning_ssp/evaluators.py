@@ -14,9 +14,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-from paperzoo.data import DataBundle, batches
+from paperzoo.data import DataBundle
+from paperzoo.errors import ParamError
 
-from .embed import Layer, embed
+from .embed import LAYERS, Layer, embed_with_targets
 from .prototypes import Metric, prototype_scores
 from .simulation import pruning_error
 
@@ -50,10 +51,16 @@ class SSLPrototypeScore:
         split: Literal["train", "val"] = "train",
         batch_size: int = 256,
     ):
-        if n_clusters < 1 or n_init < 1 or batch_size < 1:
-            raise ValueError("n_clusters, n_init and batch_size must be positive")
-        if split not in ("train", "val") or metric not in ("cosine", "euclidean"):
-            raise ValueError("split must be 'train' or 'val' and metric 'cosine' or 'euclidean'")
+        for name, value in (("n_clusters", n_clusters), ("n_init", n_init), ("batch_size", batch_size)):
+            if value < 1:
+                raise ParamError(name, f"got {value}; accepted: at least 1")
+        for name, value, accepted in (
+            ("layer", layer, LAYERS),
+            ("metric", metric, ("cosine", "euclidean")),
+            ("split", split, ("train", "val")),
+        ):
+            if value not in accepted:
+                raise ParamError(name, f"got {value!r}; accepted: {', '.join(accepted)}")
         self.n_clusters, self.layer, self.metric, self.normalize = n_clusters, layer, metric, normalize
         self.supervised, self.seed, self.n_init = supervised, seed, n_init
         self.split, self.batch_size = split, batch_size
@@ -61,8 +68,8 @@ class SSLPrototypeScore:
     def scores(self, model: torch.nn.Module, data: DataBundle) -> torch.Tensor:
         """The ``(N,)`` float64 score of every example of the split, in dataset order."""
         dataset = getattr(data, self.split)
-        emb = embed(model, dataset, self.layer, self.batch_size)
-        labels = torch.cat([y for _, y in batches(dataset, 1024)]) if self.supervised else None
+        emb, targets = embed_with_targets(model, dataset, self.layer, self.batch_size)
+        labels = targets if self.supervised else None
         n_clusters = min(self.n_clusters, len(emb))
         s = prototype_scores(emb, n_clusters, self.metric, self.normalize, self.seed, self.n_init, labels)
         return torch.from_numpy(s)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from paperzoo.errors import ParamError
 from torch.utils.data import Subset
 
 ScoreFn = Callable[[torch.nn.Module, Any], torch.Tensor]
@@ -23,15 +24,19 @@ def resolve_score(score: str | ScoreFn, params: dict[str, Any] | None = None) ->
     """The callable behind ``score``: itself, or the ``scores`` method of the evaluator it names."""
     if callable(score):
         if params:
-            raise ValueError("score_params apply to a registered evaluator name, not to a callable")
+            raise ParamError(
+                "score_params", "only a registered evaluator named by score takes params; accepted: none"
+            )
         return score
     import paperzoo
 
     evaluator = paperzoo.create(score, kind="evaluator", **(params or {}))
     method = getattr(evaluator, "scores", None)
     if not callable(method):
-        raise ValueError(
-            f"evaluator {score!r} has no scores(model, data) method returning one score per example"
+        raise ParamError(
+            "score",
+            f"evaluator {score!r} has no scores(model, data) method; accepted: an evaluator whose "
+            "scores(model, data) returns one score per training example",
         )
     return method
 
@@ -47,7 +52,9 @@ def reinitialise(model: torch.nn.Module) -> torch.nn.Module:
 
 def subset(dataset: Any, indices: torch.Tensor) -> Subset:
     """``Subset(dataset, indices)``, flattened when ``dataset`` is itself a Subset (so batching a
-    subset of a TensorDataset stays one indexing op per field)."""
+    subset of a TensorDataset stays one indexing op per field). The indices stay an int64 tensor, which
+    :func:`paperzoo.data.fetch` indexes with directly (a list would be converted at every batch)."""
+    indices = torch.as_tensor(indices, dtype=torch.long)
     if isinstance(dataset, Subset):
-        return Subset(dataset.dataset, torch.as_tensor(dataset.indices)[indices].tolist())
-    return Subset(dataset, indices.tolist())
+        return Subset(dataset.dataset, torch.as_tensor(dataset.indices, dtype=torch.long)[indices])
+    return Subset(dataset, indices)

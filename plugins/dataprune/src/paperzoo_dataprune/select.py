@@ -16,9 +16,16 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from paperzoo.errors import ParamError
 
 Keep = Literal["hard", "easy", "random"]
 KEEP_RULES: tuple[str, ...] = ("hard", "easy", "random")
+
+
+def check_keep(keep: str) -> None:
+    """A :class:`~paperzoo.errors.ParamError` naming ``keep`` unless it is one of :data:`KEEP_RULES`."""
+    if keep not in KEEP_RULES:
+        raise ParamError("keep", f"got {keep!r}; accepted: {', '.join(KEEP_RULES)}")
 
 
 def kept_count(n: int, prune_fraction: float, offset_fraction: float = 0.0) -> tuple[int, int]:
@@ -49,8 +56,7 @@ def select_kept(
     :param seed: the random rule's seed: it keeps the ``n_keep`` highest of ``N`` i.i.d. uniform draws.
     :returns: ``(n_keep,)`` int64 indices in increasing order.
     """
-    if keep not in KEEP_RULES:
-        raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
+    check_keep(keep)
     n = len(scores)
     if keep == "random":
         n_keep, _ = kept_count(n, prune_fraction)

@@ -8,7 +8,8 @@
 3. Train the run's model, from its initial weights, on the kept subset with the core's supervised
    loop: by default for as many optimizer steps as ``epochs`` over the full set take (``match_steps``).
 
-The kept indices and scores are saved in every checkpoint; a resumed run does not score again.
+The kept indices, scores and scoring time are saved in every checkpoint; a resumed run does not score
+again.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
 from torch.utils.data import Subset
 
 from .scoring import ScoreFn, reinitialise, resolve_score, subset
-from .select import KEEP_RULES, Keep, select_kept
+from .select import Keep, check_keep, select_kept
 
 
 class PrunedDatasetTraining(Supervised):
@@ -60,14 +62,22 @@ class PrunedDatasetTraining(Supervised):
         **loop: Any,
     ):
         super().__init__(**loop)
-        if keep not in KEEP_RULES:
-            raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
+        check_keep(keep)
         if keep != "random" and score is None:
-            raise ValueError(f"keep={keep!r} needs a score (an evaluator name or a callable)")
-        if not 0.0 <= prune_fraction < 1.0 or not 0.0 <= offset_fraction < 1.0:
-            raise ValueError("prune_fraction and offset_fraction must lie in [0, 1)")
-        if n_seeds < 1 or score_epochs < 0:
-            raise ValueError("n_seeds must be positive and score_epochs non-negative")
+            raise ParamError(
+                "score",
+                f"missing: keep={keep!r} ranks by a score; accepted: a registered evaluator name "
+                "(or, from Python, a callable)",
+            )
+        for name, fraction in (("prune_fraction", prune_fraction), ("offset_fraction", offset_fraction)):
+            if not 0.0 <= fraction < 1.0:
+                raise ParamError(name, f"got {fraction}; accepted: a fraction in [0, 1)")
+        if n_seeds < 1:
+            raise ParamError("n_seeds", f"got {n_seeds}; accepted: at least 1 scoring model")
+        if score_epochs < 0:
+            raise ParamError(
+                "score_epochs", f"got {score_epochs}; accepted: 0 (score at initialisation) or more"
+            )
         self.score, self.keep, self.score_params = score, keep, dict(score_params or {})
         self.prune_fraction, self.offset_fraction = prune_fraction, offset_fraction
         self.n_seeds, self.score_epochs, self.match_steps = n_seeds, score_epochs, match_steps
@@ -103,11 +113,12 @@ class PrunedDatasetTraining(Supervised):
             return self.score_model(model, run)
 
     def _pretrain(self, model: torch.nn.Module, run: Run, seed: int) -> None:
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        if run.make_optimizer is not None:
-            optimizer, scheduler = run.make_optimizer(trainable)
-        else:
-            optimizer, scheduler = type(run.optimizer)(trainable, **run.optimizer.defaults), None
+        if run.make_optimizer is None:
+            raise ValueError(
+                f"score_epochs={self.score_epochs} trains each scoring model with a fresh optimizer from "
+                "run.make_optimizer, which this run lacks (the engine builds it from the config's optimizer)"
+            )
+        optimizer, scheduler = run.make_optimizer([p for p in model.parameters() if p.requires_grad])
         loop = Supervised(
             epochs=self.score_epochs,
             batch_size=self.batch_size,
@@ -142,13 +153,14 @@ class PrunedDatasetTraining(Supervised):
     def fit(self, run: Run) -> dict[str, Any]:
         """Score (unless a checkpoint already holds the kept subset), prune, train, evaluate."""
         self.scores = self.kept = None
+        self.score_seconds = 0.0
         self.full_run = run
         self.setup(run)
-        started = time.perf_counter()
         if self.kept is None:
+            started = time.perf_counter()
             self.scores = self.compute_scores(run)
             self.kept = self.select(run)
-        self.score_seconds = time.perf_counter() - started
+            self.score_seconds = time.perf_counter() - started
         self.train_subset = subset(run.data.train, self.kept)
         pruned = dataclasses.replace(run.data, train=self.train_subset)
         self.train(dataclasses.replace(run, data=pruned))
@@ -166,7 +178,8 @@ class PrunedDatasetTraining(Supervised):
 
     # -- checkpoints -------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
-        return {"kept": self.kept, "scores": self.scores}
+        return {"kept": self.kept, "scores": self.scores, "score_seconds": self.score_seconds}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.kept, self.scores = state.get("kept"), state.get("scores")
+        self.score_seconds = state.get("score_seconds", 0.0)

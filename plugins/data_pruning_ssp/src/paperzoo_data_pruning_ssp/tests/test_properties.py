@@ -8,6 +8,7 @@ import pytest
 import torch
 from paperzoo.builtins.layers import MLP
 from paperzoo.data import DataBundle
+from paperzoo.errors import ParamError
 from torch.utils.data import TensorDataset
 
 from paperzoo_data_pruning_ssp.embed import embed
@@ -130,3 +131,46 @@ def test_shared_trainer_keeps_the_examples_farthest_from_their_prototype():
         trainer.fit(run)
         np.testing.assert_allclose(trainer.scores.numpy(), np.tile(1.0 - np.cos(offsets), 2), atol=1e-6)
         assert trainer.kept.tolist() == expected + [i + 10 for i in expected], trainer.kept
+
+
+class _CountingDataset(torch.utils.data.Dataset):
+    """``(x, y)`` pairs that count how often an example is read."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y, self.reads = x, y, 0
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.reads += 1
+        return self.x[i], self.y[i]
+
+
+def test_supervised_score_reads_the_split_once_against_each_class_prototype():
+    points, offsets = _two_clusters()
+    x = torch.tensor(points, dtype=torch.float32)
+    y = torch.tensor([0] * 5 + [1] * 5)
+    dataset = _CountingDataset(x, y)
+    data = DataBundle(dataset, None, "classification", num_classes=2)
+    s = SSLPrototypeScore(layer="input", supervised=True, batch_size=3).scores(torch.nn.Linear(2, 2), data)
+    assert dataset.reads == 10  # embeddings and labels come from one pass
+    np.testing.assert_allclose(s.numpy(), prototype_scores(x, 2, labels=y), rtol=0, atol=0)
+    np.testing.assert_allclose(s.numpy(), 1.0 - np.cos(offsets), atol=1e-6)  # float32 inputs
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_init": 0}, "n_init"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"layer": "hidden"}, "layer"),
+        ({"metric": "manhattan"}, "metric"),
+        ({"split": "test"}, "split"),
+    ],
+)
+def test_bad_params_name_the_param(params, name):
+    with pytest.raises(ParamError) as info:
+        SSLPrototypeScore(**params)
+    assert info.value.param == name

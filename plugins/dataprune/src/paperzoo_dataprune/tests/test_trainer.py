@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 from paperzoo.builtins.layers import MLP
+from paperzoo.data import fetch
+from paperzoo.errors import ParamError
 
+from paperzoo_dataprune.scoring import subset
 from paperzoo_dataprune.testing import tiny_bundle, tiny_run
 from paperzoo_dataprune.trainer import PrunedDatasetTraining
 
@@ -135,3 +138,50 @@ def test_resume_reuses_the_saved_subset_and_continues_exactly(tmp_path, monkeypa
     assert summary["steps"] == 3 * math.ceil(60 / 16)
     for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"keep": "hard"}, "score"),
+        ({"keep": "median", "score": first_feature}, "keep"),
+        ({"keep": "random", "prune_fraction": 1.0}, "prune_fraction"),
+        ({"keep": "random", "offset_fraction": -0.1}, "offset_fraction"),
+        ({"keep": "random", "n_seeds": 0}, "n_seeds"),
+        ({"keep": "random", "score_epochs": -1}, "score_epochs"),
+        ({"score": first_feature, "score_params": {"a": 1}}, "score_params"),
+    ],
+)
+def test_bad_params_name_the_param(params, name):
+    with pytest.raises(ParamError) as info:
+        PrunedDatasetTraining(**params)
+    assert info.value.param == name
+
+
+def test_trained_scoring_without_make_optimizer_is_a_clear_error():
+    run = dataclasses.replace(tiny_run(tiny_bundle()), make_optimizer=None)
+    with pytest.raises(ValueError, match="make_optimizer"):
+        _trainer(score=output_norm, score_epochs=1).fit(run)
+
+
+def test_kept_subset_holds_tensor_indices_that_fetch_reads():
+    data = tiny_bundle()
+    inner = subset(data.train, torch.arange(59, -1, -2))  # 30 examples, in reverse order
+    outer = subset(inner, torch.tensor([0, 3, 4]))
+    assert outer.dataset is data.train and isinstance(outer.indices, torch.Tensor)
+    x, y = fetch(outer, torch.tensor([2, 0]))
+    assert torch.equal(x, data.train.tensors[0][[51, 59]]) and torch.equal(y, data.train.tensors[1][[51, 59]])
+    trainer = _trainer(keep="random", prune_fraction=0.5)
+    trainer.fit(tiny_run(data))
+    assert isinstance(trainer.train_subset.indices, torch.Tensor)
+
+
+def test_resumed_run_reports_the_saved_scoring_time(tmp_path):
+    data = tiny_bundle()
+    params = {"score": output_norm, "n_seeds": 2, "score_epochs": 1, "prune_fraction": 0.5}
+    first = _trainer(epochs=1, **params)
+    first.fit(dataclasses.replace(tiny_run(data), run_dir=tmp_path))
+    resumed = _trainer(epochs=2, **params)
+    summary = resumed.fit(dataclasses.replace(tiny_run(data), run_dir=tmp_path, resume=True))
+    assert first.score_seconds > 0 and resumed.score_seconds == first.score_seconds
+    assert summary["prune/score_seconds"] == round(first.score_seconds, 3)

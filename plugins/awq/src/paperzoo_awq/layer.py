@@ -12,27 +12,24 @@ from __future__ import annotations
 
 import torch
 from paperzoo_compress.calib import mean_abs
-from paperzoo_compress.quant import check_quant_args, fake_quantize
+from paperzoo_compress.linear import FakeQuantLinear
+from paperzoo_compress.quant import fake_quantize
 from torch import nn
 
 from paperzoo_awq.search import apply_clip_, search_clip, search_scale
 
 
-class FakeQuantLinearWInt(nn.Module):
-    """AWQ's scaled, fake-quantised Linear (asymmetric, groups of ``group_size`` input channels)."""
+class FakeQuantLinearWInt(FakeQuantLinear):
+    """AWQ's scaled, fake-quantised Linear (asymmetric, groups of ``group_size`` input channels): a
+    :class:`~paperzoo_compress.linear.FakeQuantLinear` that keeps the float weight and divides its input
+    by ``input_scale``."""
 
     def __init__(self, linear: nn.Linear, bits: int = 4, group_size: int = 128, n_grid: int = 20) -> None:
-        super().__init__()
-        check_quant_args(bits, group_size)
-        if group_size > 0 and linear.in_features % group_size:
-            raise ValueError(f"group_size: {group_size} does not divide in_features {linear.in_features}")
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.bits, self.group_size, self.n_grid = bits, group_size, n_grid
+        super().__init__(linear, bits, group_size, symmetric=False)
+        self.n_grid = n_grid
         w = linear.weight.detach().clone()
         self.register_buffer("float_weight", w, persistent=False)
         self.register_buffer("input_scale", torch.ones(w.shape[1], dtype=w.dtype, device=w.device))
-        self.register_buffer("weight", self.quantizer(w))
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
         self.alpha = 0.0
 
     def quantizer(self, w: torch.Tensor) -> torch.Tensor:
@@ -54,12 +51,6 @@ class FakeQuantLinearWInt(nn.Module):
         self.weight.copy_(self.quantizer(probe.weight))
         self.alpha = alpha
         return alpha
-
-    def extra_repr(self) -> str:
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}, "
-            f"group_size={self.group_size}, bias={self.bias is not None}"
-        )
 
 
 def awq_linear_error(linear: nn.Linear, x: torch.Tensor, bits: int, group_size: int) -> dict[str, float]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from paperzoo_compress.calib import block_context, block_inputs, check_supported, linear_inputs, mean_abs
 from paperzoo_compress.fold import scale_linear_into_linear, scale_norm_into_linears
+from paperzoo_compress.ptq import rtn_quantize_
 from paperzoo_compress.quant import fake_quantize
 from torch import nn
 
@@ -217,8 +218,6 @@ def awq_quantize_(
             result=result,
         )
     if quantize:
-        for name, m in model.named_modules():
-            if isinstance(m, nn.Linear) and name.startswith("blocks."):
-                m.weight.copy_(quantizer(m.weight))
+        rtn_quantize_(model, bits, group_size)
     model.train(was_training)
     return result

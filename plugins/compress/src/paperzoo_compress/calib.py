@@ -60,13 +60,14 @@ def linear_inputs(block: nn.Module, points: dict[str, torch.Tensor]) -> dict[str
     return out
 
 
-def block_context(model: nn.Module, seq_len: int, dtype: torch.dtype, device=None):
+def block_context(model: nn.Module, seq_len: int, dtype: torch.dtype):
     """``(mask, rotary)`` to call a block (or its attention) on an uncached, unpadded ``[B, seq_len]``
-    input, as the model's forward builds them."""
+    input, as the model's forward builds them (positions on the device of the model's embedding)."""
     mask = AttentionMask(model.causal, 0, None)
     rotary = None
     if model.config.position == "rope":
-        rotary = model.rotary(torch.arange(seq_len, device=device)[None], dtype)
+        positions = torch.arange(seq_len, device=model.tok_embed.weight.device)
+        rotary = model.rotary(positions[None], dtype)
     return mask, rotary
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from paperzoo_tinylm.fold import fold_affine_into_linear
 from torch import nn
 
 
@@ -27,7 +28,7 @@ def scale_norm_into_linears(norm: nn.Module, linears: Sequence[nn.Linear], s: to
     if getattr(norm, "bias", None) is not None:
         norm.bias.div_(s)
     for linear in linears:
-        linear.weight.mul_(s.view(1, -1).to(linear.weight))
+        fold_affine_into_linear(linear, s.to(linear.weight))
 
 
 @torch.no_grad()
@@ -39,4 +40,4 @@ def scale_linear_into_linear(prev: nn.Linear, nxt: nn.Linear, s: torch.Tensor) -
     prev.weight[-s.numel() :].div_(s.view(-1, 1))
     if prev.bias is not None:
         prev.bias[-s.numel() :].div_(s)
-    nxt.weight.mul_(s.view(1, -1).to(nxt.weight))
+    fold_affine_into_linear(nxt, s.to(nxt.weight))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from paperzoo_compress.quant import check_quant_args, fake_quantize
+from paperzoo_compress.quant import check_quant_args, fake_quantize, quantize
 
 
 class FakeQuantLinear(nn.Module):
@@ -25,8 +25,6 @@ class FakeQuantLinear(nn.Module):
     ) -> None:
         super().__init__()
         check_quant_args(bits, group_size)
-        if group_size > 0 and linear.in_features % group_size:
-            raise ValueError(f"group_size: {group_size} does not divide in_features {linear.in_features}")
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.bits, self.group_size, self.symmetric = bits, group_size, bool(symmetric)
         with torch.no_grad():
@@ -38,8 +36,6 @@ class FakeQuantLinear(nn.Module):
 
     def codes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(q, scale, zero)`` of the stored weight (re-quantising a fake-quantised weight is exact)."""
-        from paperzoo_compress.quant import quantize
-
         return quantize(self.weight, self.bits, self.group_size, self.symmetric)
 
     def extra_repr(self) -> str:

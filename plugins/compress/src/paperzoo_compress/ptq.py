@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.data import fetch
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
 
@@ -48,11 +49,7 @@ class PTQTrainer(Supervised):
         eval_batches: int = 4,
         **loop: Any,
     ) -> None:
-        try:
-            check_quant_args(bits, group_size)
-        except ValueError as e:
-            name, _, what = str(e).partition(": ")
-            raise ParamError(name, what) from None
+        check_quant_args(bits, group_size)
         for name, value in (("calib_batches", calib_batches), ("eval_batches", eval_batches)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParamError(name, f"{value!r}; accepted: an integer >= 1")
@@ -72,7 +69,7 @@ class PTQTrainer(Supervised):
     def _ids(self, run: Run, split: str, batches: int) -> torch.Tensor:
         data = run.data.train if split == "train" else run.data.val
         n = min(len(data), batches * self.batch_size)
-        return torch.stack([data[i][0] for i in range(n)]).to(self.device)
+        return fetch(data, torch.arange(n))[0].to(self.device)
 
     def calibrate_and_quantize(self, model: torch.nn.Module, calib_ids: torch.Tensor) -> dict[str, Any]:
         """Quantise ``model`` in place using ``calib_ids`` ``[N, T]``; return what to report."""

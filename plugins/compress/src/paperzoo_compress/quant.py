@@ -16,16 +16,18 @@ of ``g`` consecutive input channels of each row (``in_features`` must be a multi
 from __future__ import annotations
 
 import torch
+from paperzoo.errors import ParamError
 
 SCALE_FLOOR = 1e-5
 
 
 def check_quant_args(bits: int, group_size: int) -> None:
-    """Raise ``ValueError`` for an unsupported bit width or group size."""
+    """Raise :class:`~paperzoo.errors.ParamError` (a ``ValueError``) for an unsupported bit width or group
+    size."""
     if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 16:
-        raise ValueError(f"bits: {bits!r}; accepted: an integer in [2, 16]")
+        raise ParamError("bits", f"{bits!r}; accepted: an integer in [2, 16]")
     if not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < -1:
-        raise ValueError(f"group_size: {group_size!r}; accepted: -1 (per channel), 0 (per tensor) or > 0")
+        raise ParamError("group_size", f"{group_size!r}; accepted: -1 (per channel), 0 (per tensor) or > 0")
 
 
 def _grouped(w: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -36,7 +38,10 @@ def _grouped(w: torch.Tensor, group_size: int) -> torch.Tensor:
     if group_size == -1:
         return w
     if w.shape[1] % group_size:
-        raise ValueError(f"group_size {group_size} does not divide in_features {w.shape[1]}")
+        raise ValueError(
+            f"group_size: {group_size} does not divide in_features {w.shape[1]}; "
+            "accepted: a divisor of in_features, -1 or 0"
+        )
     return w.reshape(-1, group_size)
 
 

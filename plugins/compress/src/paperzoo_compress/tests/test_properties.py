@@ -3,14 +3,15 @@ calibration capture against forward hooks, and the trainer's resume."""
 
 import pytest
 import torch
+from paperzoo.errors import ParamError
 from paperzoo_tinylm.model import TinyLMDecoder
 from torch import nn
 
-from paperzoo_compress.calib import block_inputs, linear_inputs
+from paperzoo_compress.calib import block_context, block_inputs, linear_inputs
 from paperzoo_compress.fixture import plant_outliers
 from paperzoo_compress.fold import scale_linear_into_linear, scale_norm_into_linears
 from paperzoo_compress.linear import FakeQuantLinear, quantize_model
-from paperzoo_compress.quant import fake_quantize, quantize
+from paperzoo_compress.quant import check_quant_args, fake_quantize, quantize
 
 
 def _model(**kw):
@@ -121,3 +122,26 @@ def test_unsupported_models_refused():
         block_inputs(_model(norm_placement="post"), torch.zeros(1, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="group_size"):
         FakeQuantLinear(nn.Linear(12, 4), 4, 8)
+
+
+def test_block_context_builds_positions_on_the_models_device():
+    model = _model()
+    ids = torch.randint(50, (1, 6))
+    seen = {}
+    hook = model.blocks[0].register_forward_pre_hook(lambda m, a: seen.update(rotary=a[2]))
+    model(ids)
+    hook.remove()
+    _, rotary = block_context(model, 6, torch.float64)
+    assert all(torch.equal(a, b) for a, b in zip(rotary, seen["rotary"]))
+    meta = _model().to("meta")  # a model off the CPU: the caller passes no device
+    _, (cos, sin) = block_context(meta, 6, torch.float32)
+    assert cos.device == sin.device == meta.tok_embed.weight.device and cos.dtype == torch.float32
+
+
+def test_bad_quant_args_name_the_param():
+    with pytest.raises(ParamError) as err:
+        check_quant_args(1, 8)
+    assert err.value.param == "bits"
+    with pytest.raises(ParamError) as err:
+        check_quant_args(4, -2)
+    assert err.value.param == "group_size"

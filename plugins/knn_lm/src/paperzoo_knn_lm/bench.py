@@ -38,10 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     model = TinyLMDecoder(d_model=128, n_layers=4, n_heads=4, d_ff=384, max_seq_len=256).to(device).eval()
     ids = torch.randint(256, BATCH, device=device)
     n_tok = ids.numel()
+
+    @torch.no_grad()
+    def plain_lm() -> torch.Tensor:
+        return model(ids).logits.log_softmax(-1)
+
     print(compare_header(f"{'datastore':>10}", "scorer", (10, 12), extra="tokens/s"))
     for n in SIZES:
         store = Datastore(torch.randn(n, 128, device=device), torch.randint(256, (n,), device=device))
-        works = {"plain_lm": lambda: torch.no_grad()(lambda: model(ids).logits.log_softmax(-1))()}
+        works = {"plain_lm": plain_lm}
         works["knnlm_flat"] = lambda s=KNNLM(model, store, k=args.k): s.log_probs(ids)
         if importlib.util.find_spec("faiss") is not None and device.type == "cpu":
             works["knnlm_faiss"] = lambda s=KNNLM(model, store, k=args.k, index="faiss_flat"): s.log_probs(

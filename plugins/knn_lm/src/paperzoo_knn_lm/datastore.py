@@ -8,7 +8,7 @@ the representation the kNN-LM papers found best. Any other hook name (``final``,
 
 This module is the datastore/index API other plugins build on: :class:`Datastore`, :func:`extract_keys`,
 :func:`build_datastore`, :class:`FlatIndex` (exact, in torch: the reference), :class:`FaissIndex`
-(optional ``faiss-cpu``), :func:`make_index`.
+(optional ``faiss-cpu``), :func:`make_index` (one of :data:`INDEXES`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 FFN_INPUT = "ffn_input"
+INDEXES = ("flat", "faiss_flat", "faiss_ivf")  # the index names :func:`make_index` accepts
 
 
 @dataclass
@@ -164,9 +165,14 @@ class FaissIndex:
 
 
 def make_index(keys: torch.Tensor, index: str = "flat") -> FlatIndex | FaissIndex:
-    """``flat`` (exact torch), ``faiss_flat`` or ``faiss_ivf``."""
+    """``flat`` (exact torch), ``faiss_flat`` or ``faiss_ivf`` (:data:`INDEXES`)."""
+    check_index(index)
     if index == "flat":
         return FlatIndex(keys)
-    if index in ("faiss_flat", "faiss_ivf"):
-        return FaissIndex(keys, kind=index.split("_", 1)[1])
-    raise ValueError(f"index: got {index!r}; accepted: 'flat', 'faiss_flat' or 'faiss_ivf'")
+    return FaissIndex(keys, kind=index.split("_", 1)[1])
+
+
+def check_index(index: str) -> None:
+    """``ValueError`` unless ``index`` is one of :data:`INDEXES`."""
+    if index not in INDEXES:
+        raise ValueError(f"index: got {index!r}; accepted: {', '.join(map(repr, INDEXES))}")

@@ -1,20 +1,24 @@
-"""Evaluator: held-out perplexity of the kNN-LM beside the base LM's, datastore from the training split."""
+"""Evaluator: held-out perplexity of the kNN-LM beside the base LM's, datastore from the training split.
+
+:class:`KNNLMSetup` (checked settings, datastore from the training split, the scored split) is shared
+with evaluators of other plugins that analyse a kNN-LM."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
-from paperzoo.data import DataBundle, batches
+from paperzoo.data import DataBundle, fetch
 from torch import nn
 
-from paperzoo_knn_lm.datastore import FFN_INPUT, build_datastore
-from paperzoo_knn_lm.knn import KNNLM
+from paperzoo_knn_lm.datastore import FFN_INPUT, build_datastore, check_index
+from paperzoo_knn_lm.knn import KNNLM, target_log_probs
 
 
 def _first(dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     size = len(dataset) if n is None else min(n, len(dataset))
-    x, y = next(iter(batches(dataset, size)))
+    x, y = fetch(dataset, torch.arange(size))
     return x, y
 
 
@@ -23,30 +27,20 @@ def perplexities(
 ) -> dict[str, float]:
     """``ppl_lm``, ``ppl_knnlm`` and ``knn_coverage`` (share of positions whose target some neighbour
     carries) over ``inputs``/``targets`` ``[N, T]``; negative (ignored) targets are not scored."""
-    nll_lm = nll_knn = 0.0
-    covered = n_tok = 0
-    for s in range(0, inputs.shape[0], batch_size):
-        x, y = inputs[s : s + batch_size], targets[s : s + batch_size]
-        lm, d, i = knnlm.neighbours(x)
-        knn = knnlm.knn_from(lm, d, i)
-        mixed = knnlm.log_probs_from(lm, knn)
-        keep = y >= 0
-        yc = y.clamp_min(0)[..., None]
-        nll_lm -= float(lm.double().gather(-1, yc).squeeze(-1)[keep].sum())
-        nll_knn -= float(mixed.gather(-1, yc).squeeze(-1)[keep].sum())
-        covered += int((knnlm.datastore.values[i] == yc).any(-1)[keep].sum())
-        n_tok += int(keep.sum())
+    lp = target_log_probs(knnlm, inputs, targets, batch_size)
     return {
-        "ppl_lm": math.exp(nll_lm / n_tok),
-        "ppl_knnlm": math.exp(nll_knn / n_tok),
-        "knn_coverage": covered / n_tok,
+        "ppl_lm": math.exp(-float(lp.lm.mean())),
+        "ppl_knnlm": math.exp(-float(lp.knnlm.mean())),
+        "knn_coverage": float(lp.covered.double().mean()),
     }
 
 
-class KNNLMInterpolation:
-    """Evaluator: kNN-LM held-out perplexity (Khandelwal et al., 2020; analysed by Xu et al., 2023).
+class KNNLMSetup:
+    """The settings of an evaluator of a kNN-LM, checked once, and its run: the model in eval mode, a
+    datastore from the first ``datastore_sequences`` training sequences, a :class:`KNNLM` over it, and
+    the first ``n_sequences`` of ``split`` handed to the evaluator's scoring.
 
-    :param k: neighbours per position.
+    :param k: neighbours per position (at most the datastore's size).
     :param temperature: ``tau`` in ``p_kNN ~ exp(-d / tau)``, ``d`` the squared L2 distance.
     :param lam: interpolation weight of ``p_kNN`` (0: the base LM exactly).
     :param key: where keys are read: ``ffn_input`` (the last block's FFN input) or a tinylm hook name.
@@ -69,34 +63,64 @@ class KNNLMInterpolation:
     ) -> None:
         if split not in ("val", "train"):
             raise ValueError(f"split: got {split!r}; accepted: 'val' or 'train'")
-        if index not in ("flat", "faiss_flat", "faiss_ivf"):
-            raise ValueError(f"index: got {index!r}; accepted: 'flat', 'faiss_flat' or 'faiss_ivf'")
+        check_index(index)
         if k < 1 or n_sequences < 1 or (datastore_sequences is not None and datastore_sequences < 1):
             raise ValueError("k, n_sequences and datastore_sequences must be >= 1")
         if temperature <= 0 or not 0.0 <= lam <= 1.0:
             raise ValueError("temperature > 0 and 0 <= lam <= 1 are required")
         self.k, self.temperature, self.lam, self.key, self.index = k, temperature, lam, key, index
         self.datastore_sequences, self.n_sequences, self.split = datastore_sequences, n_sequences, split
-        self.keys = ("ppl_lm", "ppl_knnlm", "knn_coverage", "datastore_size")
 
-    def __call__(self, model: nn.Module, data: DataBundle) -> dict[str, float]:
+    def knnlm(self, model: nn.Module, data: DataBundle, device: torch.device) -> KNNLM:
+        """A :class:`KNNLM` over ``model`` and a datastore of ``data.train``'s first sequences."""
+        tx, ty = _first(data.train, self.datastore_sequences)
+        store = build_datastore(model, tx.to(device), ty.to(device), key=self.key)
+        return KNNLM(
+            model,
+            store,
+            k=min(self.k, len(store)),
+            temperature=self.temperature,
+            lam=self.lam,
+            key=self.key,
+            index=self.index,
+        )
+
+    def run(
+        self,
+        model: nn.Module,
+        data: DataBundle,
+        body: Callable[[KNNLM, torch.Tensor, torch.Tensor], dict[str, float]],
+    ) -> dict[str, float]:
+        """``body(knnlm, inputs, targets)`` on the scored sequences, plus ``datastore_size``; the model's
+        training mode is restored afterwards."""
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()
         try:
-            tx, ty = _first(data.train, self.datastore_sequences)
-            store = build_datastore(model, tx.to(device), ty.to(device), key=self.key)
-            knnlm = KNNLM(
-                model,
-                store,
-                k=min(self.k, len(store)),
-                temperature=self.temperature,
-                lam=self.lam,
-                key=self.key,
-                index=self.index,
-            )
+            knnlm = self.knnlm(model, data, device)
             x, y = _first(getattr(data, self.split), self.n_sequences)
-            out = perplexities(knnlm, x.to(device), y.to(device))
+            out = body(knnlm, x.to(device), y.to(device))
         finally:
             model.train(was_training)
-        return {**out, "datastore_size": float(len(store))}
+        return {**out, "datastore_size": float(len(knnlm.datastore))}
+
+
+class KNNLMInterpolation(KNNLMSetup):
+    """Evaluator: kNN-LM held-out perplexity (Khandelwal et al., 2020; analysed by Xu et al., 2023).
+
+    Reports ``ppl_lm``, ``ppl_knnlm``, ``knn_coverage`` and ``datastore_size``.
+
+    :param k: neighbours per position.
+    :param temperature: ``tau`` in ``p_kNN ~ exp(-d / tau)``, ``d`` the squared L2 distance.
+    :param lam: interpolation weight of ``p_kNN`` (0: the base LM exactly).
+    :param key: where keys are read: ``ffn_input`` (the last block's FFN input) or a tinylm hook name.
+    :param index: ``flat`` (exact, torch), ``faiss_flat`` or ``faiss_ivf`` (``faiss-cpu`` needed).
+    :param datastore_sequences: training sequences in the datastore (``null``: all of them).
+    :param n_sequences: held-out sequences scored.
+    :param split: the scored split, ``val`` or ``train``.
+    """
+
+    keys = ("ppl_lm", "ppl_knnlm", "knn_coverage", "datastore_size")
+
+    def __call__(self, model: nn.Module, data: DataBundle) -> dict[str, float]:
+        return self.run(model, data, perplexities)

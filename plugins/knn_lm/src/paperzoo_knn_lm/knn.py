@@ -12,6 +12,7 @@ neighbours, ``logsumexp`` per token, then ``logsumexp`` of ``log(1 - lambda) + l
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -89,17 +90,50 @@ class KNNLM:
     ) -> torch.Tensor:
         """kNN-LM next-token log-probabilities ``[B, T, V]`` (float64)."""
         lm, d, i = self.neighbours(input_ids)
-        return self.log_probs_from(lm, self.knn_from(lm, d, i, temperature), lam)
+        return self.log_probs_from(lm, self.knn_from(d, i, lm.shape[-1], temperature), lam)
 
     def log_probs_from(self, lm: torch.Tensor, knn: torch.Tensor, lam: float | None = None) -> torch.Tensor:
         """Interpolate ``lm`` (log-probabilities) with ``knn`` (``log p_kNN``) in float64."""
         return interpolate(lm.double(), knn, self.lam if lam is None else lam)
 
     def knn_from(
-        self, lm: torch.Tensor, d: torch.Tensor, i: torch.Tensor, temperature: float | None = None
+        self, d: torch.Tensor, i: torch.Tensor, vocab_size: int, temperature: float | None = None
     ) -> torch.Tensor:
-        """``log p_kNN`` ``[B, T, V]`` (float64) from retrieved distances and indices."""
+        """``log p_kNN`` ``[..., vocab_size]`` (float64) from retrieved distances and indices ``[..., k]``."""
         tau = self.temperature if temperature is None else temperature
         tokens = self.datastore.values[i.reshape(-1, self.k)]
-        out = knn_log_probs(d.reshape(-1, self.k).double(), tokens, lm.shape[-1], tau)
-        return out.reshape(lm.shape)
+        out = knn_log_probs(d.reshape(-1, self.k).double(), tokens, vocab_size, tau)
+        return out.reshape(*d.shape[:-1], vocab_size)
+
+
+def gather_targets(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``log_probs`` ``[..., V]`` at ``targets`` ``[...]``, in float64, flat ``[n]``: negative (ignored)
+    targets are dropped."""
+    picked = log_probs.double().gather(-1, targets.clamp_min(0)[..., None]).squeeze(-1)
+    return picked[targets >= 0]
+
+
+class TargetLogProbs(NamedTuple):
+    """Per scored token (flat ``[n]``, ignored targets dropped): ``log p_LM(y)`` and ``log p_kNN-LM(y)``
+    (float64), and whether some retrieved neighbour carries ``y``."""
+
+    lm: torch.Tensor
+    knnlm: torch.Tensor
+    covered: torch.Tensor
+
+
+@torch.no_grad()
+def target_log_probs(
+    knnlm: KNNLM, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 16
+) -> TargetLogProbs:
+    """Score ``targets`` ``[N, T]`` after ``inputs`` ``[N, T]`` with the base LM and the kNN-LM, in
+    batches of ``batch_size`` sequences (one forward pass and one search per batch)."""
+    lm_t, mix_t, hit_t = [], [], []
+    for s in range(0, inputs.shape[0], batch_size):
+        x, y = inputs[s : s + batch_size], targets[s : s + batch_size]
+        lm, d, i = knnlm.neighbours(x)
+        mixed = knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1]))
+        lm_t.append(gather_targets(lm, y))
+        mix_t.append(gather_targets(mixed, y))
+        hit_t.append((knnlm.datastore.values[i] == y.clamp_min(0)[..., None]).any(-1)[y >= 0])
+    return TargetLogProbs(torch.cat(lm_t), torch.cat(mix_t), torch.cat(hit_t))

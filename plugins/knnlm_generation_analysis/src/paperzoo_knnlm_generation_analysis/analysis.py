@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from paperzoo_knn_lm.knn import gather_targets
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,7 @@ def token_deltas(
 ) -> torch.Tensor:
     """``delta_t`` (float64) of every scored position: ``[..., V]`` log-probabilities, ``[...]`` targets;
     negative (ignored) targets are dropped, so the result is flat ``[n]``."""
-    keep = targets >= 0
-    y = targets.clamp_min(0)[..., None]
-    lm = lm_log_probs.double().gather(-1, y).squeeze(-1)
-    mixed = mixed_log_probs.double().gather(-1, y).squeeze(-1)
-    return (mixed - lm)[keep]
+    return gather_targets(mixed_log_probs, targets) - gather_targets(lm_log_probs, targets)
 
 
 def split_deltas(deltas: torch.Tensor) -> DeltaSplit:

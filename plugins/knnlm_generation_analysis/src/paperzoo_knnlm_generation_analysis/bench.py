@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
 from paperzoo_knn_lm.datastore import Datastore
-from paperzoo_knn_lm.knn import KNNLM
+from paperzoo_knn_lm.knn import KNNLM, target_log_probs
 from paperzoo_tinylm.model import TinyLMDecoder
 
-from paperzoo_knnlm_generation_analysis.analysis import split_deltas, token_deltas
+from paperzoo_knnlm_generation_analysis.analysis import split_deltas
 from paperzoo_knnlm_generation_analysis.generation import entropies_by_position, generate
 
 BATCH, LENGTH, GENERATED, STORE = 4, 128, 32, 16_384
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> None:
 
     def one_pass():
         lm, d, i = knnlm.neighbours(x)
-        return lm, knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i))
+        return lm, knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1]))
 
     def delta_split():
-        lm, mixed = one_pass()
-        return split_deltas(token_deltas(lm, mixed, y))
+        lp = target_log_probs(knnlm, x, y)
+        return split_deltas(lp.knnlm - lp.lm)
 
     gen = torch.Generator(device=device)
     works = {

@@ -7,72 +7,17 @@ from __future__ import annotations
 import math
 
 import torch
-from paperzoo.data import DataBundle, batches
-from paperzoo_knn_lm.datastore import FFN_INPUT, build_datastore
-from paperzoo_knn_lm.knn import KNNLM
+from paperzoo.data import DataBundle
+from paperzoo_knn_lm.datastore import FFN_INPUT
+from paperzoo_knn_lm.evaluate import KNNLMSetup
+from paperzoo_knn_lm.knn import KNNLM, target_log_probs
 from torch import nn
 
 from paperzoo_knnlm_generation_analysis.analysis import least_squares_slope, split_deltas
 from paperzoo_knnlm_generation_analysis.generation import DECODINGS, SOURCES, entropies_by_position, generate
 
 
-def _first(dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    size = len(dataset) if n is None else min(n, len(dataset))
-    return next(iter(batches(dataset, size)))
-
-
-class _KNNSetup:
-    """The kNN-LM settings shared by both evaluators, checked once."""
-
-    def __init__(
-        self,
-        k: int,
-        temperature: float,
-        lam: float,
-        key: str,
-        index: str,
-        datastore_sequences: int | None,
-        n_sequences: int,
-        split: str,
-    ) -> None:
-        if split not in ("val", "train"):
-            raise ValueError(f"split: got {split!r}; accepted: 'val' or 'train'")
-        if index not in ("flat", "faiss_flat", "faiss_ivf"):
-            raise ValueError(f"index: got {index!r}; accepted: 'flat', 'faiss_flat' or 'faiss_ivf'")
-        if k < 1 or n_sequences < 1 or (datastore_sequences is not None and datastore_sequences < 1):
-            raise ValueError("k, n_sequences and datastore_sequences must be >= 1")
-        if temperature <= 0 or not 0.0 <= lam <= 1.0:
-            raise ValueError("temperature > 0 and 0 <= lam <= 1 are required")
-        self.k, self.temperature, self.lam, self.key, self.index = k, temperature, lam, key, index
-        self.datastore_sequences, self.n_sequences, self.split = datastore_sequences, n_sequences, split
-
-    def knnlm(self, model: nn.Module, data: DataBundle, device: torch.device) -> KNNLM:
-        tx, ty = _first(data.train, self.datastore_sequences)
-        store = build_datastore(model, tx.to(device), ty.to(device), key=self.key)
-        return KNNLM(
-            model,
-            store,
-            k=min(self.k, len(store)),
-            temperature=self.temperature,
-            lam=self.lam,
-            key=self.key,
-            index=self.index,
-        )
-
-    def run(self, model: nn.Module, data: DataBundle, body) -> dict[str, float]:
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        try:
-            knnlm = self.knnlm(model, data, device)
-            x, y = _first(getattr(data, self.split), self.n_sequences)
-            out = body(knnlm, x.to(device), y.to(device))
-        finally:
-            model.train(was_training)
-        return {**out, "datastore_size": float(len(knnlm.datastore))}
-
-
-class TokenPPLDeltaSplit(_KNNSetup):
+class TokenPPLDeltaSplit(KNNLMSetup):
     """Evaluator: split the kNN-LM's log-likelihood change on held-out text into improved and worsened
     tokens (Wang et al., 2023, Section 4).
 
@@ -125,16 +70,7 @@ class TokenPPLDeltaSplit(_KNNSetup):
 
     @staticmethod
     def _score(knnlm: KNNLM, x: torch.Tensor, y: torch.Tensor, batch_size: int = 16) -> dict[str, float]:
-        lm_t, mix_t = [], []
-        for s in range(0, x.shape[0], batch_size):
-            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-            lm, d, i = knnlm.neighbours(xb)
-            mixed = knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i))
-            keep = yb >= 0
-            yc = yb.clamp_min(0)[..., None]
-            lm_t.append(lm.double().gather(-1, yc).squeeze(-1)[keep])
-            mix_t.append(mixed.gather(-1, yc).squeeze(-1)[keep])
-        lm_lp, mix_lp = torch.cat(lm_t), torch.cat(mix_t)
+        lm_lp, mix_lp, _ = target_log_probs(knnlm, x, y, batch_size)
         deltas = mix_lp - lm_lp
         out = split_deltas(deltas).as_dict()
 
@@ -147,7 +83,7 @@ class TokenPPLDeltaSplit(_KNNSetup):
         return out
 
 
-class RetrievalEntropyByLength(_KNNSetup):
+class RetrievalEntropyByLength(KNNLMSetup):
     """Evaluator: entropy of the retrieval distribution ``p_kNN`` and of the base LM's ``p_LM`` at each
     generated position (Wang et al., 2023, Section 5: exposure bias of retrieval).
 

@@ -1,33 +1,26 @@
 """Decoding with a kNN-LM and the entropies of its retrieval and LM distributions per generated position.
 
-A kNN-LM is not a model with a key/value cache, so :func:`generate` reruns the decoder on the whole
-prefix at every step (exact; fine for the short continuations analysed here) and searches the datastore
-only for the last position. :func:`entropies_by_position` then scores the finished sequences in one
-pass: a causal decoder's output at a position depends only on its prefix, so these are the very
-distributions the tokens were drawn from.
+A kNN-LM is not a model with a key/value cache, so :func:`generate` decodes it through tinylm's decoding
+loop (:mod:`paperzoo_tinylm.generate`, ``use_cache=False``): the decoder reruns on the whole prefix at
+every step (exact; fine for the short continuations analysed here) and the datastore is searched only
+for the last position. :func:`entropies_by_position` then scores the finished sequences in one pass: a
+causal decoder's output at a position depends only on its prefix, so these are the very distributions
+the tokens were drawn from.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from paperzoo_knn_lm.datastore import extract_keys
 from paperzoo_knn_lm.knn import KNNLM
+from paperzoo_tinylm.generate import greedy_search, sample
 
 from paperzoo_knnlm_generation_analysis.analysis import entropy
 
 SOURCES = ("knnlm", "lm")
 DECODINGS = ("sample", "greedy")
-
-
-def _top_p(log_probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Keep the smallest set of tokens whose probability reaches ``top_p`` (nucleus); renormalised."""
-    if top_p >= 1.0:
-        return log_probs
-    sorted_lp, order = log_probs.sort(-1, descending=True)
-    before = sorted_lp.exp().cumsum(-1) - sorted_lp.exp()
-    drop_sorted = before >= top_p
-    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-    return log_probs.masked_fill(drop, float("-inf")).log_softmax(-1)
 
 
 @torch.no_grad()
@@ -39,7 +32,19 @@ def next_log_probs(knnlm: KNNLM, ids: torch.Tensor, source: str = "knnlm") -> to
     if source == "lm":
         return lm.double()
     d, i = knnlm.index.search(h[:, -1], knnlm.k)
-    return knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i))
+    return knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1]))
+
+
+class NextTokenModel:
+    """A kNN-LM (or its base LM) as a causal LM of tinylm's protocol, without a cache: called on ``[B, S]``
+    ids it returns an object whose ``logits`` ``[B, 1, V]`` are the next-token log-probabilities after
+    the whole prefix (only the last position: the one a decoding step reads)."""
+
+    def __init__(self, knnlm: KNNLM, source: str = "knnlm") -> None:
+        self.knnlm, self.source = knnlm, source
+
+    def __call__(self, input_ids: torch.Tensor, **_: object) -> SimpleNamespace:
+        return SimpleNamespace(logits=next_log_probs(self.knnlm, input_ids, self.source)[:, None])
 
 
 @torch.no_grad()
@@ -60,16 +65,10 @@ def generate(
         raise ValueError(f"decoding: got {decoding!r}; accepted: {', '.join(DECODINGS)}")
     if not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p: got {top_p}; accepted: 0 < top_p <= 1")
-    seq = prompts
-    for _ in range(max_new_tokens):
-        lp = next_log_probs(knnlm, seq, source)
-        if decoding == "greedy":
-            nxt = lp.argmax(-1)
-        else:
-            probs = _top_p(lp, top_p).exp()
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-        seq = torch.cat([seq, nxt[:, None].to(seq.dtype)], dim=1)
-    return seq
+    model = NextTokenModel(knnlm, source)
+    if decoding == "greedy":
+        return greedy_search(model, prompts, max_new_tokens, use_cache=False)
+    return sample(model, prompts, max_new_tokens, top_p=top_p, use_cache=False, generator=generator)
 
 
 @torch.no_grad()
@@ -81,5 +80,5 @@ def entropies_by_position(knnlm: KNNLM, ids: torch.Tensor, prompt_len: int) -> d
         raise ValueError(f"prompt_len: got {prompt_len}; accepted: 1 to {ids.shape[1] - 1}")
     lm, d, i = knnlm.neighbours(ids[:, :-1])
     lm, d, i = lm[:, prompt_len - 1 :], d[:, prompt_len - 1 :], i[:, prompt_len - 1 :]
-    knn = knnlm.knn_from(lm, d, i)
+    knn = knnlm.knn_from(d, i, lm.shape[-1])
     return {"knn": entropy(knn), "lm": entropy(lm), "knnlm": entropy(knnlm.log_probs_from(lm, knn))}

@@ -33,7 +33,11 @@ def test_knn_lm_lowers_held_out_perplexity_and_tau_matters(record_property):
         ppl_lm = float(lm.double().gather(-1, y).mean().neg().exp())
         ppl = {
             tau: float(
-                knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i, tau)).gather(-1, y).mean().neg().exp()
+                knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1], tau))
+                .gather(-1, y)
+                .mean()
+                .neg()
+                .exp()
             )
             for tau in TAUS
         }

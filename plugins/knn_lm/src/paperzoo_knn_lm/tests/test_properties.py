@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from paperzoo_knn_lm.datastore import Datastore, FlatIndex, build_datastore, extract_keys
 from paperzoo_knn_lm.evaluate import KNNLMInterpolation, perplexities
-from paperzoo_knn_lm.knn import KNNLM, interpolate, knn_log_probs
+from paperzoo_knn_lm.knn import KNNLM, interpolate, knn_log_probs, target_log_probs
 from paperzoo_knn_lm.layer import KNNInspiredSoftmax
 from paperzoo_knn_lm.tests.helpers import tiny_decoder, tokens
 
@@ -30,6 +30,28 @@ def test_lambda_zero_is_the_base_lm_exactly():
     knnlm = KNNLM(model, store, k=8, lam=0.0)
     ppl = perplexities(knnlm, q[:, :-1], q[:, 1:])
     assert ppl["ppl_knnlm"] == ppl["ppl_lm"]
+
+
+def test_target_log_probs_score_every_kept_target_once_whatever_the_batching():
+    model, store = _store_and_model()
+    knnlm = KNNLM(model, store, k=8, lam=0.4)
+    q = tokens(5, 9, seed=6)
+    x, y = q[:, :-1], q[:, 1:].clone()
+    y[1, :3] = -100
+    mixed = knnlm.log_probs(x)
+    lm = model(x).logits.log_softmax(-1).double()
+    keep = y >= 0
+    got = target_log_probs(knnlm, x, y, batch_size=2)
+    assert got.lm.shape == got.knnlm.shape == got.covered.shape == (int(keep.sum()),)
+    assert torch.equal(got.knnlm, mixed.gather(-1, y.clamp_min(0)[..., None]).squeeze(-1)[keep])
+    assert torch.equal(got.lm, lm.gather(-1, y.clamp_min(0)[..., None]).squeeze(-1)[keep])
+    # a target no neighbour carries has p_kNN = 0: exactly the LM's share (1 - lam) of the mixture
+    lost = ~got.covered
+    assert lost.any() and got.covered.any()
+    assert torch.allclose(got.knnlm[lost], got.lm[lost] + math.log(0.6), atol=1e-12, rtol=0)
+    assert bool((got.knnlm[got.covered] > got.lm[got.covered] + math.log(0.6)).all())
+    whole = target_log_probs(knnlm, x, y, batch_size=16)
+    assert all(torch.equal(a, b) for a, b in zip(got, whole))
 
 
 def test_interpolation_is_the_probability_mixture():

@@ -45,7 +45,7 @@ def test_delta_split_matches_per_token_loop(record_property):
     knnlm = tiny_knnlm(lam=0.4)
     x = tokens(3, 17, seed=9)
     lm, d, i = knnlm.neighbours(x[:, :-1])
-    mixed = knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i))
+    mixed = knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1]))
     s = split_deltas(token_deltas(lm, mixed, x[:, 1:]))
     up, down, n_up, n_down = [], [], 0, 0
     p_lm, p_mix = lm.double().exp(), mixed.exp()

@@ -22,7 +22,7 @@ def _scored(lam: float = 0.25):
     knnlm = tiny_knnlm(lam=lam)
     x = tokens(4, 17, seed=7)
     lm, d, i = knnlm.neighbours(x[:, :-1])
-    return lm, knnlm.log_probs_from(lm, knnlm.knn_from(lm, d, i)), x[:, 1:]
+    return lm, knnlm.log_probs_from(lm, knnlm.knn_from(d, i, lm.shape[-1])), x[:, 1:]
 
 
 def test_split_sums_to_total_log_likelihood_change():

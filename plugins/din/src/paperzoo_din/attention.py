@@ -4,40 +4,49 @@ behaviour embedding ``e_i`` given the candidate ``e_a``, no softmax; the user in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
+from paperzoo_struct.fields import mlp
 from torch import nn
 
 from paperzoo_din.dice import DinDice
 
 
-class _Act(nn.Module):
-    """An activation that passes a row mask to Dice and ignores it otherwise."""
-
-    def __init__(self, name: str, width: int):
-        super().__init__()
-        acts = {"dice": lambda: DinDice(width), "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "prelu": nn.PReLU}
-        if name not in acts:
-            raise ValueError(f"activation must be one of {sorted(acts)}, got {name!r}")
-        self.fn = acts[name]()
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.fn(x, mask) if isinstance(self.fn, DinDice) else self.fn(x)
+def _activation(name: str) -> Callable[[int], nn.Module]:
+    """The factory (width -> module) of an activation named dice | sigmoid | relu | prelu."""
+    builtins = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "prelu": nn.PReLU}
+    if name == "dice":
+        return DinDice
+    if name not in builtins:
+        raise ValueError(f"activation must be one of {sorted([*builtins, 'dice'])}, got {name!r}")
+    return lambda width: builtins[name]()
 
 
 class MaskedMLP(nn.Module):
-    """Linear layers of widths ``hidden``, each followed by ``activation`` (dice | sigmoid | relu | prelu)."""
+    """Linear layers of widths ``hidden``, each followed by ``activation`` (dice | sigmoid | relu | prelu);
+    the optional row mask of :meth:`forward` reaches every Dice (the other activations ignore it).
+
+    ``layers`` is the struct kit's MLP: ``Linear, activation, Linear, activation, ...``.
+    """
 
     def __init__(self, in_features: int, hidden: Sequence[int], activation: str = "dice"):
         super().__init__()
-        widths = [in_features, *hidden]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.acts = nn.ModuleList(_Act(activation, b) for b in widths[1:])
+        self.layers = mlp(in_features, hidden, _activation(activation))
+
+    @property
+    def linears(self) -> list[nn.Linear]:
+        """The linear layers, in order."""
+        return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    @property
+    def acts(self) -> list[nn.Module]:
+        """The activation after each linear layer."""
+        return list(self.layers[1::2])
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        for linear, act in zip(self.linears, self.acts):
-            x = act(linear(x), mask)
+        for layer in self.layers:
+            x = layer(x, mask) if isinstance(layer, DinDice) else layer(x)
         return x
 
 

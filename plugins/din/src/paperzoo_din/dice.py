@@ -13,8 +13,9 @@ class DinDice(nn.Module):
     Training mode normalises with the batch mean and (biased) variance of each channel over every other
     dimension, restricted to the rows where ``mask`` is true when one is given (so padded behaviours neither
     feed nor move the statistics), and updates running estimates like batch norm (momentum, unbiased
-    variance). Eval mode uses the running estimates. ``alpha`` (one per channel) starts at 0, as in the
-    official code, where Dice starts as a smooth step ``p(s) s``.
+    variance). Eval mode, and a training batch without any counted row (all padding), use the running
+    estimates. ``alpha`` (one per channel) starts at 0, as in the official code, where Dice starts as a
+    smooth step ``p(s) s``.
 
     :param num_features: channels (size of the last dimension).
     :param eps: added to the variance.
@@ -33,18 +34,18 @@ class DinDice(nn.Module):
         :param mask: optional boolean ``x.shape[:-1]``: rows that count in the batch statistics."""
         if x.shape[-1] != self.num_features:
             raise ValueError(f"expected last dimension {self.num_features}, got {tuple(x.shape)}")
-        if self.training:
-            rows = x.reshape(-1, self.num_features)
-            if mask is not None:
-                rows = rows[mask.reshape(-1)]
-            n = rows.shape[0]
+        rows = x.reshape(-1, self.num_features)
+        if self.training and mask is not None:
+            rows = rows[mask.reshape(-1)]
+        n = rows.shape[0]
+        if self.training and n > 0:
             mean = rows.mean(0)
             var = ((rows - mean) ** 2).mean(0)
             with torch.no_grad():
                 unbiased = var * n / max(n - 1, 1)
                 self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
                 self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), self.momentum)
-        else:
+        else:  # eval mode, or a training batch with no row to count (all padding)
             mean, var = self.running_mean, self.running_var
         p = torch.sigmoid((x - mean) / torch.sqrt(var + self.eps))
         return p * x + (1 - p) * self.alpha * x

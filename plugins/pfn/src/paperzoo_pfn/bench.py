@@ -12,6 +12,7 @@ from functools import partial
 
 import torch
 from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo_synthtasks.bench import gp_all, model_step
 from paperzoo_synthtasks.priors import pack, sample_gp1d
 from paperzoo_synthtasks.reference import gp_posterior, gp_posterior_sklearn
 
@@ -23,24 +24,6 @@ def pfn_predict(model: PFNTransformer, inputs: torch.Tensor) -> None:
     """Predictive mean and variance of every query, one forward pass."""
     logits = model(inputs)
     model.dist.mean(logits), model.dist.variance(logits)
-
-
-def gp_predict(fn, x: torch.Tensor, y: torch.Tensor, n_train: int) -> None:
-    """The exact posterior predictive of every task, one at a time."""
-    for xi, yi in zip(x, y):
-        fn(xi[:n_train], yi[:n_train], xi[n_train:])
-
-
-def train_step(model: PFNTransformer, inputs: torch.Tensor, y: torch.Tensor, masked: bool) -> None:
-    """One forward+backward of the bar NLL; ``masked=False``: full attention over all tokens."""
-    n = model.n_train
-    if masked:
-        logits = model(inputs)
-    else:
-        h = model.enc_x(inputs[..., :1]) + model.enc_y(inputs[..., 1:])
-        logits = model.head(model.encoder(h)[:, n:])
-    model.dist.nll(logits, y[:, n:]).mean().backward()
-    model.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,16 +40,16 @@ def main(argv: list[str] | None = None) -> None:
     label = f"{args.tasks} x {n_train}+{args.seq_len - n_train}"
     print(compare_header("posterior predictive", "method", (22, 13)))
     works = {
-        "GP sklearn": partial(gp_predict, gp_posterior_sklearn, x, y, n_train),
-        "GP torch": partial(gp_predict, gp_posterior, x, y, n_train),
+        "GP sklearn": partial(gp_all, gp_posterior_sklearn, x, y, n_train),
+        "GP torch": partial(gp_all, gp_posterior, x, y, n_train),
         "PFN": partial(pfn_predict, model, inputs),
     }
     compare(works, "GP torch", device, args.rounds, label=label, widths=(22, 13))
     model.train()
     print(compare_header("train step", "attention", (22, 13)))
     works = {
-        "full": partial(train_step, model, inputs, y.to(device), False),
-        "PFN mask": partial(train_step, model, inputs, y.to(device), True),
+        "full": partial(model_step, model, inputs, y.to(device), n_train, False),
+        "PFN mask": partial(model_step, model, inputs, y.to(device), n_train, True),
     }
     compare(works, "full", device, args.rounds, label=label, widths=(22, 13))
 

@@ -9,6 +9,8 @@ from paperzoo.data import DataBundle, fetch
 from paperzoo.errors import ParamError
 from paperzoo_synthtasks.reference import bayes_linreg_predictive, gaussian_nll, gp_posterior
 
+from paperzoo_pfn.model import bar_model
+
 REFERENCES = {"gp1d": gp_posterior, "linreg": bayes_linreg_predictive}
 
 
@@ -41,9 +43,7 @@ class PosteriorPredictive:
 
     @torch.no_grad()
     def __call__(self, model: torch.nn.Module, data: DataBundle) -> dict[str, float]:
-        pfn = getattr(model, "module", model)
-        if not hasattr(pfn, "dist"):
-            raise ValueError("pfn_posterior_predictive scores a model with a bar-distribution head")
+        pfn = bar_model(model, "pfn_posterior_predictive")
         n = min(self.max_tasks, len(data.val))
         inputs, y = fetch(data.val, torch.arange(n))
         n_train = self.n_train or pfn.n_train

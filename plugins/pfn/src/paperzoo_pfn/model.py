@@ -83,3 +83,12 @@ class PFNTransformer(XYTransformer):
         """Per-query negative log-likelihood of the query targets ``y`` ``(batch, seq_len)``."""
         n_train = self.n_train if n_train is None else n_train
         return self.dist.nll(self(inputs, n_train=n_train), y[..., n_train:])
+
+
+def bar_model(model: torch.nn.Module, user: str) -> torch.nn.Module:
+    """``model`` (unwrapped from a ``DataParallel``-style ``.module``) checked to have a bar-distribution
+    head; ``user`` names the component that needs one, for the error."""
+    inner = getattr(model, "module", model)
+    if not hasattr(inner, "dist"):
+        raise ValueError(f"{user} needs a model with a bar-distribution head (pfn_transformer)")
+    return inner

@@ -10,11 +10,9 @@ from paperzoo.errors import ParamError
 from paperzoo.trainer import Supervised
 from paperzoo_synthtasks.priors import pack
 
+from paperzoo_pfn.model import bar_model
+
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return getattr(model, "module", model)
 
 
 class PriorFitting(Supervised):
@@ -40,13 +38,17 @@ class PriorFitting(Supervised):
 
     def compute_loss(self, model: torch.nn.Module, batch: tuple, task: str) -> torch.Tensor:
         inputs, y = batch
-        pfn = _unwrap(model)
-        if not hasattr(pfn, "dist"):
-            raise ValueError("prior_fitting trains a model with a bar-distribution head (pfn_transformer)")
+        pfn = bar_model(model, "prior_fitting")
         n_train = pfn.n_train
         if self.n_train_range is not None:
             low, high = self.n_train_range
-            high = min(high, inputs.shape[1] - 1)
+            high = min(high, inputs.shape[1] - 1)  # at least one query point
+            if low > high:
+                raise ParamError(
+                    "n_train_range",
+                    f"got {self.n_train_range} for tasks of {inputs.shape[1]} points; accepted: "
+                    f"low <= {inputs.shape[1] - 1} (each task needs at least one query point)",
+                )
             n_train = int(torch.randint(low, high + 1, ()).item())
             inputs = pack(inputs[..., :-1], y, n_train)  # re-hide the y of the (new) query points
         return pfn.dist.nll(model(inputs, n_train=n_train), y[:, n_train:]).mean()

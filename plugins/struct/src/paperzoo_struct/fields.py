@@ -10,7 +10,7 @@ and the candidate are embedded alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -86,14 +86,20 @@ class FieldEmbedding(nn.Module):
         return embedded, self.tables[self.sequence_field](behaviours), behaviour_mask(behaviours)
 
 
-def mlp(in_features: int, hidden: Sequence[int], activation: str = "relu") -> nn.Sequential:
-    """Linear layers of widths ``hidden``, each followed by ``activation`` (relu | sigmoid | prelu)."""
+def mlp(
+    in_features: int, hidden: Sequence[int], activation: str | Callable[[int], nn.Module] = "relu"
+) -> nn.Sequential:
+    """Linear layers of widths ``hidden``, each followed by ``activation``: relu | sigmoid | prelu, or a
+    factory called with the layer's width that returns the activation module."""
     acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "prelu": nn.PReLU}
-    if activation not in acts:
+    if not callable(activation) and activation not in acts:
         raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_features, width), acts[activation]()]
+        layers += [
+            nn.Linear(in_features, width),
+            activation(width) if callable(activation) else acts[activation](),
+        ]
         in_features = width
     return nn.Sequential(*layers)
 

@@ -77,8 +77,7 @@ class BarDistribution(nn.Module):
 
     def log_density(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log p(y)`` for logits ``(..., num_bars)`` and ``y`` of shape ``(...)``."""
-        borders = self.borders.to(logits.dtype)
-        widths = borders[1:] - borders[:-1]
+        borders, widths = self.borders.to(logits.dtype), self.widths.to(logits.dtype)
         idx = self.bucket(y.to(logits.dtype))
         logp = torch.log_softmax(logits, -1).gather(-1, idx.unsqueeze(-1)).squeeze(-1)
         out = logp - torch.log(widths[idx])

@@ -35,7 +35,7 @@ def _copy_unit(ours: DinActivationUnit, theirs) -> None:
         for i in range(1, len(ours.mlp.linears)):
             ours.mlp.linears[i].load_state_dict(theirs.local_att.dnn.linears[i].state_dict())
         for act, their_act in zip(ours.mlp.acts, theirs.local_att.dnn.activation_layers):
-            act.fn.alpha.copy_(their_act.alpha.flatten())
+            act.alpha.copy_(their_act.alpha.flatten())
         ours.score.load_state_dict(theirs.local_att.dense.state_dict())
 
 

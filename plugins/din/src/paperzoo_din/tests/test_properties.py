@@ -76,6 +76,27 @@ def test_dice_eval_uses_running_statistics_not_the_batch():
     assert torch.equal(dice.running_mean, torch.tensor([1.0, -2.0], dtype=torch.float64))  # not updated
 
 
+def test_dice_all_padding_training_batch_leaves_running_statistics_unchanged():
+    dice = DinDice(2).double().train()
+    with torch.no_grad():
+        dice.running_mean.copy_(torch.tensor([1.0, -2.0]))
+        dice.running_var.copy_(torch.tensor([4.0, 0.25]))
+        dice.alpha.fill_(0.25)
+    x = torch.randn(3, 5, 2, dtype=torch.float64)
+    out = dice(x, torch.zeros(3, 5, dtype=torch.bool))  # no real behaviour in the batch
+    assert torch.equal(dice.running_mean, torch.tensor([1.0, -2.0], dtype=torch.float64))
+    assert torch.equal(dice.running_var, torch.tensor([4.0, 0.25], dtype=torch.float64))
+    p = torch.sigmoid((x - dice.running_mean) / torch.sqrt(dice.running_var + 1e-8))
+    assert torch.allclose(out, p * x + (1 - p) * 0.25 * x, atol=1e-14)  # normalised by the running stats
+    unit = _unit().train()
+    q, keys = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 3, 4, dtype=torch.float64)
+    assert torch.equal(
+        unit.pool(q, keys, torch.zeros(2, 3, dtype=torch.bool)), torch.zeros(2, 4, dtype=torch.float64)
+    )
+    stats = [b for name, b in unit.named_buffers() if name.endswith(("running_mean", "running_var"))]
+    assert stats and all(bool(torch.isfinite(b).all()) for b in stats)
+
+
 def test_dice_with_large_alpha_one_is_identity():
     dice = DinDice(4)
     with torch.no_grad():

@@ -1,8 +1,10 @@
 """Exact properties of the PFN: the mask's invariances at model level, a normalised predictive, borders
 at prior quantiles, and the loss the trainer and evaluator compute."""
 
+import pytest
 import torch
 from paperzoo.data import DataBundle
+from paperzoo.errors import ParamError
 from paperzoo_synthtasks.priors import pack, sample_gp1d, synthtasks_gp1d
 from paperzoo_synthtasks.reference import gaussian_nll, gp_posterior
 
@@ -82,6 +84,14 @@ def test_trainer_loss_is_query_nll_and_ignores_query_targets_in_input():
     assert torch.allclose(
         varying.compute_loss(model, (leaked, y), "regression"), model.nll(pack(x, y, 3), y, 3).mean()
     )
+
+
+def test_trainer_rejects_a_range_that_leaves_no_query_point():
+    model = _pfn(4)
+    x, y, _ = _tasks(n=2, seq_len=10, seed=4)
+    trainer = PriorFitting(n_train_range=[10, 12], max_steps=1, progress=False)  # 10 points: low <= 9
+    with pytest.raises(ParamError, match=r"n_train_range: got \[10, 12\] for tasks of 10 points"):
+        trainer.compute_loss(model, (pack(x, y, 6), y), "regression")
 
 
 def test_evaluator_reference_is_the_exact_gp():

@@ -22,17 +22,13 @@ import math
 from collections.abc import Sequence
 
 import torch
+from paperzoo.losses import logits_of
 from torch import nn
 
 from .markov import END
 from .vocab import TokenBytes
 
 N_OUT = 257  # 256 byte values, then END
-
-
-def _logits(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-    out = model(ids)
-    return out.logits if hasattr(out, "logits") else (out[0] if isinstance(out, tuple | list) else out)
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -47,7 +43,7 @@ def context_tables(model: nn.Module, contexts: Sequence[Sequence[int]]) -> tuple
     (each starting with ``<bos>``), in one right-padded forward pass of a causal LM."""
     width = max(len(c) for c in contexts)
     ids = torch.tensor([list(c) + [c[0]] * (width - len(c)) for c in contexts], device=_device(model))
-    logp = torch.log_softmax(_logits(model, ids).double(), -1).cpu()
+    logp = torch.log_softmax(logits_of(model(ids)).double(), -1).cpu()
     ctx, nxt = [], []
     for row, c in enumerate(contexts):
         k = len(c)
@@ -125,18 +121,30 @@ class BytePredictor:
         """``log P(the output starts with text)``, summed over the cover encodings."""
         return float(self.joint().sum().log())
 
+    def token_probs(self) -> torch.Tensor:
+        """The naive answer of :func:`token_next_byte_probs` for the text, read from the table of the
+        context ``<bos> encode(text)`` (the split at the end of the text): no extra forward pass."""
+        self._ensure()
+        return token_row_next_byte_probs(self.vocab, self.tables[len(self.text)][2])
 
-def token_next_byte_probs(model: nn.Module, vocab: TokenBytes, text: bytes) -> torch.Tensor:
-    """The naive answer: condition on the canonical tokens of ``text`` and read the first byte of the next
-    token (``[257]``). A ``text`` ending inside a token is biased: its last token is out of distribution."""
-    _, nxt = context_tables(model, [(vocab.bos_id, *vocab.encode(text))])
-    p = nxt[0].exp()
+
+def token_row_next_byte_probs(vocab: TokenBytes, next_logp: torch.Tensor) -> torch.Tensor:
+    """The first byte of the next token (``[257]``) under ``next_logp``, the ``[V]`` float64 log
+    ``P(next token | context)`` of one context (a row of :func:`context_tables`)."""
+    p = next_logp.exp()
     out = torch.zeros(N_OUT, dtype=torch.float64)
     ids = vocab.byte_tokens
     out.index_add_(0, torch.tensor([vocab.token_bytes[t][0] for t in ids]), p[ids])
     if vocab.eos_id is not None:
         out[END] += p[vocab.eos_id]
     return out / out.sum()
+
+
+def token_next_byte_probs(model: nn.Module, vocab: TokenBytes, text: bytes) -> torch.Tensor:
+    """The naive answer: condition on the canonical tokens of ``text`` and read the first byte of the next
+    token (``[257]``). A ``text`` ending inside a token is biased: its last token is out of distribution."""
+    _, nxt = context_tables(model, [(vocab.bos_id, *vocab.encode(text))])
+    return token_row_next_byte_probs(vocab, nxt[0])
 
 
 def ensemble_probs(dists: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> torch.Tensor:

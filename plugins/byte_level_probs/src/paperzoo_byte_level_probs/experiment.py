@@ -6,14 +6,13 @@ from __future__ import annotations
 import torch
 from paperzoo.data import DataBundle
 from paperzoo.errors import ParamError
+from paperzoo_tinylm.transforms import IGNORE
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .byteprobs import BytePredictor, ensemble_probs, token_next_byte_probs
+from .byteprobs import BytePredictor, ensemble_probs
 from .markov import END, MarkovSource
 from .vocab import TokenBytes, train_bpe
-
-IGNORE = -100
 
 
 def encode_texts(texts: list[bytes], vocab: TokenBytes) -> torch.Tensor:
@@ -106,16 +105,22 @@ class ByteLevelSampler:
         _needs(data)
         was = model.training
         model.eval()
-        sums = {k: 0.0 for k in self.keys}
-        counts = {"mid": 0, "boundary": 0}
-        for prompt, mid in mid_token_prompts(data.val_texts, data.vocab, self.n_prompts):
-            where = "mid" if mid else "boundary"
-            truth = data.source.next_byte(prompt)
-            byte = BytePredictor(model, data.vocab, prompt, self.mask_invalid).probs()
-            sums[f"tv_byte_{where}"] += tv(byte, truth)
-            sums[f"tv_token_{where}"] += tv(token_next_byte_probs(model, data.vocab, prompt), truth)
-            counts[where] += 1
-        model.train(was)
+        try:
+            sums = {k: 0.0 for k in self.keys}
+            counts = {"mid": 0, "boundary": 0}
+            pred: BytePredictor | None = None
+            for prompt, mid in mid_token_prompts(data.val_texts, data.vocab, self.n_prompts):
+                where = "mid" if mid else "boundary"
+                truth = data.source.next_byte(prompt)
+                if pred is None or not prompt.startswith(pred.text):  # a new text: its cuts grow
+                    pred = BytePredictor(model, data.vocab, prompt, self.mask_invalid)
+                else:
+                    pred.extend(prompt[len(pred.text) :])
+                sums[f"tv_byte_{where}"] += tv(pred.probs(), truth)
+                sums[f"tv_token_{where}"] += tv(pred.token_probs(), truth)
+                counts[where] += 1
+        finally:
+            model.train(was)
         out = {k: sums[k] / max(counts[k.rsplit("_", 1)[1]], 1) for k in self.keys[:4]}
         out["n_mid"] = float(counts["mid"])
         return out
@@ -199,14 +204,15 @@ class ByteLevelEnsemble:
             partner = train_token_lm(data.train_texts, partner_vocab, self.partner_steps, self.seed)
         was = model.training
         model.eval()
-        a, b = (model, data.vocab), (partner, partner_vocab)
-        texts = data.val_texts[: self.n_texts]
-        src = sum(-torch.log2(torch.tensor(data.source.prefix_prob(t))).item() for t in texts)
-        out = {
-            "bpb_model": self._bpb(data, [a]),
-            "bpb_partner": self._bpb(data, [b]),
-            "bpb_ensemble": self._bpb(data, [a, b]),
-            "bpb_source": src / sum(len(t) + 1 for t in texts),
-        }
-        model.train(was)
-        return out
+        try:
+            a, b = (model, data.vocab), (partner, partner_vocab)
+            texts = data.val_texts[: self.n_texts]
+            src = sum(-torch.log2(torch.tensor(data.source.prefix_prob(t))).item() for t in texts)
+            return {
+                "bpb_model": self._bpb(data, [a]),
+                "bpb_partner": self._bpb(data, [b]),
+                "bpb_ensemble": self._bpb(data, [a, b]),
+                "bpb_source": src / sum(len(t) + 1 for t in texts),
+            }
+        finally:
+            model.train(was)

@@ -101,7 +101,6 @@ class TableLM(nn.Module):
                 row = mass.setdefault(seq[:j], torch.zeros(self.vocab_size, dtype=torch.float64))
                 row[seq[j]] += p
         self.table = {k: (v / v.sum()).log() for k, v in mass.items()}
-        self.register_buffer("_dummy", torch.zeros(0, dtype=torch.float64))
 
     def forward(self, input_ids: torch.Tensor, **_: object) -> SimpleNamespace:
         b, t = input_ids.shape

@@ -119,11 +119,10 @@ def prune_and_finish(
             partial, (0, s + prune_after - partial.shape[1]), value=eos_token_id
         )
     scores = p_better(partial, s)
-    order = sorted(range(n), key=lambda i: (float(scores[i]), i))[:keep]
-    kept = torch.tensor(order)
+    kept = scores.sort(stable=True).indices[:keep]  # ascending; ties keep the order drawn
     rows = partial[kept]
     done = (rows[:, s:] == eos_token_id).any(1)
-    out = torch.full((keep, s + max_new_tokens), eos_token_id, dtype=rows.dtype)
+    out = torch.full((keep, s + max_new_tokens), eos_token_id, dtype=rows.dtype, device=rows.device)
     out[:, : rows.shape[1]] = rows
     rest = max_new_tokens - prune_after
     if rest > 0 and (~done).any():

@@ -8,9 +8,9 @@ import torch
 from paperzoo.errors import ParamError
 
 from paperzoo_capability_self_eval.adaptive import adaptive_best_of_n, annealed_temperature, self_eval_scorer
-from paperzoo_capability_self_eval.rollouts import task_rows
+from paperzoo_capability_self_eval.checks import check_float, check_int
+from paperzoo_capability_self_eval.rollouts import model_device, task_rows
 from paperzoo_capability_self_eval.self_eval import DEFAULT_PROMPT, DEFAULT_TOKEN, SelfEval, answer_reward
-from paperzoo_capability_self_eval.trainer import check_float, check_int
 
 
 class AdaptiveBestOfN:
@@ -75,10 +75,11 @@ class AdaptiveBestOfN:
         was_training = model.training
         model.eval()
         dataset = data.val if self.split == "val" else data.train
-        gen = torch.Generator().manual_seed(self.seed)
+        device = model_device(model)
+        gen = torch.Generator(device).manual_seed(self.seed)
         scorer = self_eval_scorer(model, self.self_eval)
         totals = dict.fromkeys(self.keys, 0.0)
-        rows = task_rows(dataset, self.n_prompts, self.seed)
+        rows = task_rows(dataset, self.n_prompts, self.seed, device)
         for question, answer in rows:
             res = adaptive_best_of_n(
                 model,

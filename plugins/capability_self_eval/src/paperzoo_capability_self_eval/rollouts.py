@@ -13,11 +13,22 @@ from paperzoo_tinylm.tokenizer import EOS
 from paperzoo_capability_self_eval.self_eval import answer_reward, p_better_labels, strip_padding, task_prompt
 
 
-def task_rows(dataset, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``n`` rows (drawn without replacement by ``seed``; all when fewer) as ``(question, answer)``."""
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def task_rows(
+    dataset, n: int, seed: int, device: torch.device | str = "cpu"
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``n`` rows (drawn without replacement by ``seed``; all when fewer, the same rows on every device)
+    as ``(question, answer)`` on ``device``."""
     total = len(dataset)
     order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[: min(n, total)]
     x, y = fetch(dataset, order)
+    x, y = x.to(device), y.to(device)
     return [task_prompt(x[i], y[i]) for i in range(len(order))]
 
 

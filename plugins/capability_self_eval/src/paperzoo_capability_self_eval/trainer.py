@@ -23,7 +23,8 @@ from paperzoo_tinylm.tokenizer import PAD
 from paperzoo_tinylm.training import fit_targets
 from torch.utils.data import TensorDataset
 
-from paperzoo_capability_self_eval.rollouts import SelfEvalData, collect, task_rows
+from paperzoo_capability_self_eval.checks import check_float, check_int
+from paperzoo_capability_self_eval.rollouts import SelfEvalData, collect, model_device, task_rows
 from paperzoo_capability_self_eval.self_eval import (
     DEFAULT_PROMPT,
     DEFAULT_TOKEN,
@@ -31,19 +32,6 @@ from paperzoo_capability_self_eval.self_eval import (
     anchor_kl,
     self_eval_loss,
 )
-
-
-def check_int(name: str, value: Any, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ParamError(name, f"{value!r}; accepted: an integer >= {low}")
-
-
-def check_float(name: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
-        raise ParamError(name, f"{value!r}; accepted: a number {bound}")
 
 
 def pack(data: SelfEvalData, self_eval: SelfEval) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,11 +104,12 @@ class SelfEvalTokenSFT(Supervised):
     def prepare(self, run: Run) -> None:
         """Task training (when asked), then the on-policy self-evaluation set."""
         model = run.model
+        device = model_device(model)
         if self.task_steps:
-            x, y = fetch(run.data.train, torch.arange(len(run.data.train)))
+            x, y = (t.to(device) for t in fetch(run.data.train, torch.arange(len(run.data.train))))
             fit_targets(model, x, y, self.task_steps, self.batch_size, self.task_lr, seed=run.seed)
-        gen = torch.Generator().manual_seed(run.seed)
-        rows = task_rows(run.data.train, self.n_prompts, run.seed)
+        gen = torch.Generator(device).manual_seed(run.seed)
+        rows = task_rows(run.data.train, self.n_prompts, run.seed, device)
         data = collect(model, rows, self.k_samples, self.max_new_tokens, self.temperature, gen)
         self.inputs, self.targets = pack(data, self.self_eval)
         self.rewards = data.rewards
@@ -132,7 +121,7 @@ class SelfEvalTokenSFT(Supervised):
         x, y = batch
         logits = model(x).logits
         pos = y[:, 0].long()
-        log_probs = logits[torch.arange(len(x)), pos].float().log_softmax(-1)
+        log_probs = logits[torch.arange(len(x), device=x.device), pos].float().log_softmax(-1)
         loss = self_eval_loss(log_probs, self.self_eval.token, y[:, 1])
         if self.anchor_weight > 0:
             with torch.no_grad():

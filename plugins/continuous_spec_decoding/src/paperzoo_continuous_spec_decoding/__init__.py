@@ -22,7 +22,7 @@ def register_evaluators(register):
         "paperzoo_continuous_spec_decoding.evaluators:ContinuousSpeculativeSampler",
         "Speculative sampling of continuous tokens: a small Gaussian-mixture autoregressive draft proposes "
         "gamma tokens, the target accepts each with min(1, p/q) and resamples the residual max(0, p - q) "
-        "by acceptance-rejection: target calls per token, acceptance rate, KS p-value against plain sampling.",
+        "by acceptance-rejection: target calls per token, acceptance rate, two-sample KS statistic (and its 1% critical value) against plain sampling.",
         paper=PAPER,
         tags=("decoding", "speculative_decoding", "generation", "continuous_tokens"),
         example={"gamma": 3, "n_sequences": 8, "n_tokens": 8, "draft_noise": 0.05},

@@ -51,8 +51,9 @@ class GaussianMixture:
         """One ``(..., D)`` draw per mixture of the batch."""
         probs = torch.softmax(self.logits, dim=-1).reshape(-1, self.logits.shape[-1])
         k = torch.multinomial(probs, 1, generator=generator).view(self.batch_shape)
-        mean = self.means.gather(-2, k[..., None, None].expand(*k.shape, 1, self.means.shape[-1]))
-        log_std = self.log_std.gather(-2, k[..., None, None].expand(*k.shape, 1, self.means.shape[-1]))
+        index = k[..., None, None].expand(*k.shape, 1, self.means.shape[-1])
+        mean = self.means.gather(-2, index)
+        log_std = self.log_std.gather(-2, index)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return (mean + noise * log_std.exp()).squeeze(-2)
 

@@ -17,16 +17,19 @@ def mixture_process(n: int, length: int, generator: torch.Generator | None = Non
     c, s = math.cos(0.5), math.sin(0.5)
     rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64) * 0.9
     x = torch.zeros(n, length, 2, dtype=torch.float64)
+    shift = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    std = torch.tensor([0.15, 0.3, 1.0], dtype=torch.float64)
+    weights = torch.tensor([0.5, 0.3, 0.2]).expand(n, 3)
+    rows = torch.arange(n)
     for t in range(1, length):
         prev = x[:, t - 1]
         means = torch.stack(
-            [prev @ rot.T + 0.2, -0.5 * prev + torch.tensor([1.0, -1.0], dtype=torch.float64), 0 * prev],
+            [prev @ rot.T + 0.2, -0.5 * prev + shift, 0 * prev],
             dim=1,
         )
-        std = torch.tensor([0.15, 0.3, 1.0], dtype=torch.float64)
-        k = torch.multinomial(torch.tensor([0.5, 0.3, 0.2]).expand(n, 3), 1, generator=generator)[:, 0]
+        k = torch.multinomial(weights, 1, generator=generator)[:, 0]
         noise = torch.randn(n, 2, generator=generator, dtype=torch.float64)
-        x[:, t] = means[torch.arange(n), k] + std[k, None] * noise
+        x[:, t] = means[rows, k] + std[k, None] * noise
     return x
 
 

@@ -113,3 +113,76 @@ def test_bad_params_are_rejected_with_their_name():
         markov_data(alphabet="abc", bpe_vocab_size=5)
     with pytest.raises(ParamError, match="n_prompts"):
         ByteLevelSampler(n_prompts=0)
+
+
+def _sampler_data(src, vocab):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(source=src, vocab=vocab, val_texts=src.sample(6, 5))
+
+
+def _per_prompt(model, data, n):
+    """The sampler's figures with a fresh predictor and a separate naive forward pass per prompt."""
+    from paperzoo_byte_level_probs.experiment import mid_token_prompts, tv
+
+    sums, counts = {}, {"mid": 0, "boundary": 0}
+    for prompt, mid in mid_token_prompts(data.val_texts, data.vocab, n):
+        where, truth = ("mid" if mid else "boundary"), data.source.next_byte(prompt)
+        byte = BytePredictor(model, data.vocab, prompt).probs()
+        naive = token_next_byte_probs(model, data.vocab, prompt)
+        sums[f"tv_byte_{where}"] = sums.get(f"tv_byte_{where}", 0.0) + tv(byte, truth)
+        sums[f"tv_token_{where}"] = sums.get(f"tv_token_{where}", 0.0) + tv(naive, truth)
+        counts[where] += 1
+    return {k: v / counts[k.rsplit("_", 1)[1]] for k, v in sums.items()}, counts["mid"]
+
+
+def test_sampler_extending_one_predictor_per_text_equals_a_fresh_one_per_prompt():
+    from paperzoo_tinylm.model import TinyLMDecoder
+
+    from paperzoo_byte_level_probs.experiment import ByteLevelSampler
+
+    src, vocab, lm = exact_setup()
+    data = _sampler_data(src, vocab)
+    want, n_mid = _per_prompt(lm, data, 25)
+    got = ByteLevelSampler(n_prompts=25)(lm, data)
+    assert got == {**want, "n_mid": float(n_mid)}  # float64 table lookups: the very same numbers
+    torch.manual_seed(0)
+    net = TinyLMDecoder(vocab_size=len(vocab), d_model=16, n_layers=1, n_heads=2, max_seq_len=16).eval()
+    want, _ = _per_prompt(net, data, 25)
+    got = ByteLevelSampler(n_prompts=25)(net, data)
+    for k, v in want.items():  # float32 logits: batch composition moves the last bits only
+        assert got[k] == pytest.approx(v, abs=1e-6, rel=0)
+
+
+def test_token_probs_of_a_predictor_equal_the_naive_answer():
+    _, vocab, lm = exact_setup()
+    for x in [b"", b"a", b"ab", b"bca", b"aacb"]:
+        assert torch.equal(BytePredictor(lm, vocab, x).token_probs(), token_next_byte_probs(lm, vocab, x))
+
+
+def test_table_lm_runs_on_the_cpu_without_parameters_or_buffers():
+    from paperzoo_byte_level_probs.byteprobs import _device
+
+    _, _, lm = exact_setup()
+    assert not list(lm.parameters()) and not list(lm.buffers())
+    assert _device(lm) == torch.device("cpu")
+
+
+def test_evaluators_restore_the_training_mode_when_they_fail():
+    from paperzoo_byte_level_probs.experiment import ByteLevelEnsemble, ByteLevelSampler
+
+    class Broken(torch.nn.Linear):
+        def forward(self, ids, **_):
+            raise RuntimeError("broken model")
+
+    src, vocab, _ = exact_setup()
+    data = _sampler_data(src, vocab)
+    data.train_texts = data.val_texts
+    model = Broken(1, 1).train()
+    for evaluator in (
+        ByteLevelSampler(n_prompts=2),
+        ByteLevelEnsemble(partner_vocab_size=8, partner_steps=0),
+    ):
+        with pytest.raises(RuntimeError, match="broken model"):
+            evaluator(model, data)
+        assert model.training

@@ -180,3 +180,47 @@ def test_task_prompt_and_reward():
     wrong[len(question)] = ord("9") if answer[0] != ord("9") else ord("8")
     assert answer_reward(torch.stack([right, wrong]), len(question), answer).tolist() == [1.0, 0.0]
     assert torch.equal(strip_padding(torch.cat([right, torch.tensor([EOS, EOS])]), len(question)), right)
+
+
+def test_pruning_ties_keep_the_order_drawn():
+    model = _model()
+    _, kept, _ = prune_and_finish(model, PROMPT, _constant(0.5), 5, 3, 1, 3, eos_token_id=23)
+    assert kept.tolist() == [0, 1, 2]
+
+    def p_better(seqs, prompt_len):  # two levels: rows 1 and 3 low, the rest high
+        return torch.tensor([0.9, 0.1, 0.9, 0.1, 0.9], dtype=torch.float64)
+
+    _, kept, _ = prune_and_finish(model, PROMPT, p_better, 5, 3, 1, 3, eos_token_id=23)
+    assert kept.tolist() == [1, 3, 0]
+
+
+class _Recording(torch.nn.Module):
+    """A model that records the devices of the ids it is handed and of its own parameters."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, ids, **kwargs):
+        self.seen.append((ids.device, next(self.inner.parameters()).device))
+        return self.inner(ids, **kwargs)
+
+
+def test_the_evaluator_hands_the_model_tensors_on_its_device():
+    from paperzoo_tinylm.tasks import modular_arithmetic
+
+    from paperzoo_capability_self_eval.evaluators import AdaptiveBestOfN
+    from paperzoo_capability_self_eval.rollouts import model_device, task_rows
+
+    bundle = modular_arithmetic(7, "+", 0.5, 0)
+    model = _Recording(_model(vocab=363))
+    out = AdaptiveBestOfN(n_max=2, n_prompts=3, max_new_tokens=2)(model, bundle)
+    assert set(out) == set(AdaptiveBestOfN.keys) and model.seen
+    assert all(ids == params for ids, params in model.seen)
+    assert model_device(torch.nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    assert model_device(torch.nn.Identity()) == torch.device("cpu")
+    # the same questions whatever the device asked for
+    for (q0, a0), (q1, a1) in zip(
+        task_rows(bundle.val, 3, 0), task_rows(bundle.val, 3, 0, "cpu"), strict=True
+    ):
+        assert torch.equal(q0, q1) and torch.equal(a0, a1)

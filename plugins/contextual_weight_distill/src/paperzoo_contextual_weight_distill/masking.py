@@ -11,8 +11,9 @@ Strategies (each a tinylm ``SequenceTransform``: ids ``[B, T]`` to ``Transformed
 - ``span``: contiguous spans of whole words (SpanBERT): span lengths in words from a geometric
   distribution (``p=0.2``, at most 10 words) until ``rate`` of the row's ordinary tokens are chosen.
 
-Chosen tokens are corrupted BERT's way (``mask_fraction`` to ``MASK``, ``random_fraction`` to a random
-byte, the rest kept); ``corrupt=False`` (BIOptimus's last phase, "no corruption") masks them all.
+Chosen tokens are corrupted BERT's way (tinylm's ``mlm_corrupt``: ``mask_fraction`` to ``MASK``,
+``random_fraction`` to a random byte, the rest kept); ``corrupt=False`` (BIOptimus's last phase, "no
+corruption") masks them all.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from paperzoo_tinylm.tokenizer import MASK, VOCAB_SIZE
-from paperzoo_tinylm.transforms import IGNORE, MLMTransform, Transformed
+from paperzoo_tinylm.tokenizer import VOCAB_SIZE
+from paperzoo_tinylm.transforms import MLMTransform, Transformed, mlm_corrupt
 
 STRATEGIES = ("token", "whole_word", "span")
 WHITESPACE = (9, 10, 11, 12, 13, 32)
@@ -45,26 +46,6 @@ def expand_to_words(words: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
     valid = words >= 0
     same = (words[:, :, None] == words[:, None, :]) & valid[:, :, None] & valid[:, None, :]
     return (same & chosen[:, None, :]).any(dim=2)
-
-
-def _apply(ids: torch.Tensor, chosen: torch.Tensor, t: _Corruption, g: torch.Generator | None) -> Transformed:
-    split = torch.rand(ids.shape, generator=g, device=ids.device)
-    random_ids = torch.randint(t.random_high, ids.shape, generator=g, device=ids.device)
-    mask_fraction, random_fraction = (t.mask_fraction, t.random_fraction) if t.corrupt else (1.0, 0.0)
-    to_mask = chosen & (split < mask_fraction)
-    to_random = chosen & (split >= mask_fraction) & (split < mask_fraction + random_fraction)
-    inputs = torch.where(to_mask, torch.full_like(ids, t.mask_id), ids)
-    inputs = torch.where(to_random, random_ids, inputs)
-    return Transformed(inputs, torch.where(chosen, ids, torch.full_like(ids, IGNORE)), chosen)
-
-
-@dataclass(frozen=True)
-class _Corruption:
-    corrupt: bool = True
-    mask_fraction: float = 0.8
-    random_fraction: float = 0.1
-    mask_id: int = MASK
-    random_high: int = 256
 
 
 @dataclass(frozen=True)
@@ -104,17 +85,15 @@ class MaskingStage:
     def __call__(self, ids: torch.Tensor, generator: torch.Generator | None = None) -> Transformed:
         if ids.dim() != 2 or ids.dtype != torch.long:
             raise ValueError(f"ids must be a [B, T] long tensor, got {tuple(ids.shape)} {ids.dtype}")
-        corr = _Corruption(self.corrupt, self.mask_fraction, self.random_fraction)
-        if self.strategy == "token" and self.corrupt:
-            return MLMTransform(self.rate, self.mask_fraction, self.random_fraction, special_ids=RESERVED)(
+        mask_fraction, random_fraction = (
+            (self.mask_fraction, self.random_fraction) if self.corrupt else (1.0, 0.0)
+        )
+        if self.strategy == "token":  # whitespace is an ordinary token here
+            return MLMTransform(self.rate, mask_fraction, random_fraction, special_ids=RESERVED)(
                 ids, generator
             )
         words = word_ids(ids)
-        if self.strategy == "token":
-            # without corruption: MLMTransform's choice (whitespace is an ordinary token), all masked
-            reserved = torch.isin(ids, torch.tensor(RESERVED, device=ids.device))
-            chosen = (torch.rand(ids.shape, generator=generator, device=ids.device) < self.rate) & ~reserved
-        elif self.strategy == "whole_word":
+        if self.strategy == "whole_word":
             prev = torch.full_like(words, -2)
             prev[:, 1:] = words[:, :-1]
             first = (words >= 0) & (words != prev)
@@ -122,7 +101,7 @@ class MaskingStage:
             chosen = expand_to_words(words, draw & first)
         else:
             chosen = self._spans(words, generator)
-        return _apply(ids, chosen, corr, generator)
+        return mlm_corrupt(ids, chosen, mask_fraction, random_fraction, generator=generator)
 
     def _spans(self, words: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         chosen = torch.zeros(words.shape, dtype=torch.bool, device=words.device)
@@ -130,7 +109,8 @@ class MaskingStage:
         lengths = torch.arange(1, self.max_span + 1, dtype=torch.float64)
         probs = self.mean_span_p * (1 - self.mean_span_p) ** (lengths - 1)
         for b, n in enumerate(n_words):
-            budget = round(self.rate * int((words[b] >= 0).sum()))
+            sizes = torch.bincount(words[b].clamp(min=0), minlength=n + 1).tolist()  # [0]: gaps, unused
+            budget = round(self.rate * sum(sizes[1:]))
             picked: set[int] = set()
             tokens, tries = 0, 0
             while tokens < budget and n > 0 and tries < 10 * n:
@@ -140,7 +120,7 @@ class MaskingStage:
                 new = [w for w in range(start, min(n, start + span - 1) + 1) if w not in picked]
                 for w in new:
                     picked.add(w)
-                    tokens += int((words[b] == w).sum())
+                    tokens += sizes[w]
             if picked:
                 chosen[b] = torch.isin(words[b], torch.tensor(sorted(picked), device=words.device))
         return chosen

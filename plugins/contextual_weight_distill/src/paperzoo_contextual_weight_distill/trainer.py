@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.data import fetch
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised, pick_device
 
@@ -42,7 +43,7 @@ def _check_vocab(model: torch.nn.Module, vocab: DomainVocab | None, trainer: str
 
 def _inputs(split: Any, limit: int | None = None) -> torch.Tensor:
     n = len(split) if limit is None else min(limit, len(split))
-    return torch.stack([split[i][0] for i in range(n)])
+    return fetch(split, torch.arange(n))[0]
 
 
 class ContextualEmbeddingInit(Supervised):
@@ -96,7 +97,7 @@ class ContextualEmbeddingInit(Supervised):
         _check_vocab(run.model, self.vocab, "contextual_embedding_init")
         self.setup(run)
         model, vocab = run.model, self.vocab
-        g = torch.Generator(device=pick_device(self.device_name)).manual_seed(run.seed)
+        g = torch.Generator(device=self.device).manual_seed(run.seed)
         train = _inputs(run.data.train).to(self.device)
         if self.base_steps:
             self._pretrain_base(model, train, g)
@@ -127,10 +128,12 @@ class ContextualEmbeddingInit(Supervised):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        self.base_loss = float(loss.detach()) if self.base_steps else float("nan")
+        self.base_loss = float(loss.detach())
 
     def summarize(self, run: Run, metrics: dict[str, float]) -> dict[str, Any]:
         out = {**super().summarize(run, metrics), "init": self.init, "texts_with_words": self.words_found}
+        if self.base_steps:
+            out["base_mlm_loss"] = self.base_loss
         if self.distill_losses:
             out["distill_loss_start"] = self.distill_losses[0]
             out["distill_loss_end"] = self.distill_losses[-1]

@@ -11,7 +11,7 @@ from paperzoo_tinylm.model import TinyLMDecoder
 from paperzoo_tinylm.training import lm_loss
 
 from paperzoo_prior_token_weighting.captions import Captioner, CaptionTask, WithImages
-from paperzoo_prior_token_weighting.weighting import prior_weights
+from paperzoo_prior_token_weighting.weighting import prior_weights, target_probs
 
 DECODER = {"d_model": 32, "n_layers": 2, "n_heads": 4}
 
@@ -33,7 +33,7 @@ def _train(model, ids, weight_fn, images, steps: int, batch: int, lr: float, see
 @torch.no_grad()
 def reference_probs(reference: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
     """``p_ref(ids[:, t] | ids[:, :t])`` ``[B, T]`` (column 0: 1, never a target)."""
-    probs = torch.softmax(reference(ids).logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]
+    probs = target_probs(reference(ids).logits[:, :-1], ids[:, 1:])
     return torch.cat([torch.ones_like(probs[:, :1]), probs], dim=1)
 
 

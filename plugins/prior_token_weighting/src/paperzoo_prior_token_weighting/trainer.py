@@ -76,21 +76,20 @@ class PriorWeightedNTP(Supervised):
         self.reference_spec = {**DEFAULT_REFERENCE, **(reference_model or {})}
         self.ignore_index = ignore_index
         self.reference: TinyLMDecoder | None = None
-        self._reference_loaded = False
 
     def setup(self, run: Run) -> None:
         if run.data.task != "language_modeling":
             raise ValueError(
                 f"the prior_weighted_ntp trainer trains language models; the data's task is {run.data.task!r}"
             )
-        train = fetch(run.data.train, torch.arange(len(run.data.train)))
+        resuming = run.resume and run.run_dir is not None  # the checkpoint then holds the reference
+        train = fetch(run.data.train, torch.arange(1 if resuming else len(run.data.train)))
         inputs, targets = train[-2], train[-1]
         spec = {"vocab_size": run.data.vocab_size, "max_seq_len": inputs.shape[1], **self.reference_spec}
         torch.manual_seed(run.seed)
         self.reference = TinyLMDecoder(**spec)
-        self._reference_loaded = False
         super().setup(run)  # restores the reference's weights when resuming
-        if not self._reference_loaded:
+        if not resuming and self.reference_steps:  # 0 steps: the seeded initialisation
             fit_targets(
                 self.reference, inputs, targets, self.reference_steps, self.reference_batch,
                 self.reference_lr, seed=run.seed,
@@ -113,14 +112,10 @@ class PriorWeightedNTP(Supervised):
         return weighted_ntp_loss(logits, y, self.batch_weights(x, y), self.ignore_index)
 
     def extra_state(self) -> dict[str, Any]:
-        if self.reference is None:
-            return {}
         return {"reference": {k: v.detach().cpu() for k, v in self.reference.state_dict().items()}}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        if "reference" in state and self.reference is not None:
-            self.reference.load_state_dict(state["reference"])
-            self._reference_loaded = True
+        self.reference.load_state_dict(state["reference"])
 
     def summarize(self, run: Run, metrics: dict[str, float]) -> dict[str, Any]:
         return {**super().summarize(run, metrics), "alpha": self.alpha, "clip_min": self.clip_min}

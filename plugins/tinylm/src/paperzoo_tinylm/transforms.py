@@ -96,17 +96,39 @@ class MLMTransform:
     def __call__(self, ids: torch.Tensor, generator: torch.Generator | None = None) -> Transformed:
         if ids.dim() != 2 or ids.dtype != torch.long:
             raise ValueError(f"ids must be a [B, T] long tensor, got {tuple(ids.shape)} {ids.dtype}")
-        dev = ids.device
-        chosen = (torch.rand(ids.shape, generator=generator, device=dev) < self.rate) & ~special_mask(
+        chosen = (torch.rand(ids.shape, generator=generator, device=ids.device) < self.rate) & ~special_mask(
             ids, self.special_ids
         )
-        split = torch.rand(ids.shape, generator=generator, device=dev)
-        random_ids = torch.randint(self.random_high, ids.shape, generator=generator, device=dev)
-        to_mask = chosen & (split < self.mask_fraction)
-        to_random = (
-            chosen & (split >= self.mask_fraction) & (split < self.mask_fraction + self.random_fraction)
+        return mlm_corrupt(
+            ids, chosen, self.mask_fraction, self.random_fraction, self.mask_id, self.random_high, generator
         )
-        inputs = torch.where(to_mask, torch.full_like(ids, self.mask_id), ids)
-        inputs = torch.where(to_random, random_ids, inputs)
-        targets = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
-        return Transformed(inputs, targets, chosen)
+
+
+def mlm_corrupt(
+    ids: torch.Tensor,
+    chosen: torch.Tensor,
+    mask_fraction: float = 0.8,
+    random_fraction: float = 0.1,
+    mask_id: int = MASK,
+    random_high: int = SPECIAL_START,
+    generator: torch.Generator | None = None,
+) -> Transformed:
+    """BERT's corruption of already chosen positions (:class:`MLMTransform`'s second step).
+
+    Each chosen position becomes ``mask_id`` with probability ``mask_fraction``, a uniformly random id of
+    ``[0, random_high)`` with probability ``random_fraction``, and keeps its token otherwise; targets are
+    the original ids at chosen positions, ``IGNORE`` elsewhere. Draws one uniform and one random id per
+    position from ``generator`` (whether chosen or not), so the stream does not depend on ``chosen``.
+
+    :param ids: ``[B, T]`` long token ids.
+    :param chosen: ``[B, T]`` bool: the positions to corrupt and predict (becomes ``loss_mask``).
+    """
+    dev = ids.device
+    split = torch.rand(ids.shape, generator=generator, device=dev)
+    random_ids = torch.randint(random_high, ids.shape, generator=generator, device=dev)
+    to_mask = chosen & (split < mask_fraction)
+    to_random = chosen & (split >= mask_fraction) & (split < mask_fraction + random_fraction)
+    inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(to_random, random_ids, inputs)
+    targets = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
+    return Transformed(inputs, targets, chosen)

@@ -198,3 +198,37 @@ def test_head_rows_do_not_depend_on_the_embedding_method():
         init_new_rows(model, vocab, method, generator=torch.Generator().manual_seed(4), head="random")
         heads.append(model.lm_head.weight[VOCAB_SIZE:].detach().clone())
     assert torch.equal(heads[0], heads[1])
+
+
+def test_uncorrupted_token_stage_masks_every_chosen_token():
+    ids = torch.randint(0, 256, (4, 32), generator=torch.Generator().manual_seed(0))
+    ids[:, 0] = PAD
+    out = MaskingStage(strategy="token", rate=0.5, corrupt=False)(ids, torch.Generator().manual_seed(3))
+    assert out.loss_mask.any() and not out.loss_mask[:, 0].any()
+    assert (out.inputs[out.loss_mask] == MASK).all() and torch.equal(
+        out.inputs[~out.loss_mask], ids[~out.loss_mask]
+    )
+    assert torch.equal(out.targets[out.loss_mask], ids[out.loss_mask])
+
+
+def _embedding_init_summary(base_steps: int) -> dict:
+    from paperzoo.data import DataBundle
+    from paperzoo.trainer import Run
+    from torch.utils.data import TensorDataset
+
+    rows = _ids(TEXT[:32] * 2).repeat(16, 1)
+    data = DataBundle(TensorDataset(rows, rows), TensorDataset(rows[:4], rows[:4]), "language_modeling")
+    vocab = DomainVocab(WORDS)
+    torch.manual_seed(0)
+    model = TinyLMEncoder(vocab_size=vocab.vocab_size, d_model=16, n_layers=1, n_heads=2, max_seq_len=64)
+    trainer = ContextualEmbeddingInit(
+        words=WORDS, base_steps=base_steps, max_steps=2, batch_size=8, eval_batches=1, device="cpu",
+        progress=False,
+    )  # fmt: skip
+    return trainer.fit(Run(model=model, data=data, seed=0))
+
+
+def test_embedding_init_reports_the_base_mlm_loss():
+    assert "base_mlm_loss" not in _embedding_init_summary(0)
+    first, trained = _embedding_init_summary(1)["base_mlm_loss"], _embedding_init_summary(40)["base_mlm_loss"]
+    assert 0.0 < trained < first  # the last pre-training step's loss, lower after 40 steps than after 1

@@ -121,3 +121,56 @@ def test_trainer_loss_on_image_batches_is_lm_loss_with_prior_weights():
     assert abs(ours.item() - theirs.item()) < 1e-5
     uniform = lm_loss(WithImages(model, data["images"]), ids, weights=caption[:, 1:].float())
     assert abs(ours.item() - uniform.item()) > 1e-2  # the weights matter
+
+
+class _Reads(torch.utils.data.Dataset):
+    """A dataset of ``(inputs, targets)`` rows that records which rows were read."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.inputs, self.targets, self.read = inputs, targets, set()
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.read.add(i)
+        return self.inputs[i], self.targets[i]
+
+
+def test_resume_restores_the_reference_without_reading_the_training_split(tmp_path):
+    from paperzoo.data import DataBundle
+    from paperzoo.trainer import Run
+
+    ids = torch.randint(12, (16, 9), generator=torch.Generator().manual_seed(0))
+    x, y = ids[:, :-1], ids[:, 1:]
+
+    def run(resume: bool) -> tuple[PriorWeightedNTP, _Reads]:
+        train = _Reads(x, y)
+        torch.manual_seed(1)
+        model = TinyLMDecoder(vocab_size=12, max_seq_len=8, d_model=16, n_layers=1, n_heads=2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        data = DataBundle(train, train, "language_modeling", vocab_size=12)
+        trainer = PriorWeightedNTP(
+            reference_steps=3, reference_batch=4, max_steps=2, batch_size=4, checkpoint_every=2,
+            device="cpu", progress=False,
+        )  # fmt: skip
+        trainer.setup(Run(model=model, data=data, optimizer=opt, run_dir=tmp_path, seed=0, resume=resume))
+        if not resume:
+            trainer.train(trainer.run)
+        return trainer, train
+
+    first, first_reads = run(resume=False)
+    again, again_reads = run(resume=True)
+    assert len(first_reads.read) == 16 and again_reads.read == {0}  # one row: the reference's length
+    assert again.state.step == 2
+    for name, value in first.reference.state_dict().items():
+        assert torch.equal(value, again.reference.state_dict()[name]), name
+    fresh = PriorWeightedNTP(reference_steps=0)  # an untrained reference differs: the restore mattered
+    fresh.setup(
+        Run(
+            model=TinyLMDecoder(vocab_size=12, max_seq_len=8, d_model=16, n_layers=1, n_heads=2),
+            data=DataBundle(_Reads(x, y), None, "language_modeling", vocab_size=12),
+            seed=0,
+        )
+    )
+    assert not torch.equal(fresh.reference.lm_head.weight, again.reference.lm_head.weight)

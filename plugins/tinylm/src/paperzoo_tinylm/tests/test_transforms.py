@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from paperzoo_tinylm.tokenizer import BOS, EOS, MASK, PAD
-from paperzoo_tinylm.transforms import IGNORE, MLMTransform, SequenceTransform, Transformed
+from paperzoo_tinylm.transforms import IGNORE, MLMTransform, SequenceTransform, Transformed, mlm_corrupt
 
 B, T = 64, 256  # 16384 tokens, of which 3 specials per row
 
@@ -99,3 +99,20 @@ def test_electra_split_has_no_random_replacement():
 def test_bad_parameters_refused(kwargs):
     with pytest.raises(ValueError):
         MLMTransform(**kwargs)
+
+
+def test_mlm_corrupt_touches_exactly_the_given_positions():
+    ids = _ids()
+    chosen = torch.zeros_like(ids, dtype=torch.bool)
+    chosen[:, ::3] = True  # includes BOS and some PAD: the caller's choice is not filtered
+    g = torch.Generator().manual_seed(8)
+    out = mlm_corrupt(ids, chosen, 1.0, 0.0, generator=g)
+    assert torch.equal(out.loss_mask, chosen)
+    assert (out.inputs[chosen] == MASK).all() and torch.equal(out.inputs[~chosen], ids[~chosen])
+    assert torch.equal(out.targets[chosen], ids[chosen]) and (out.targets[~chosen] == IGNORE).all()
+    # all random, drawn below random_high; the stream consumed does not depend on the choice
+    rnd = mlm_corrupt(ids, chosen, 0.0, 1.0, random_high=7, generator=torch.Generator().manual_seed(8))
+    assert (rnd.inputs[chosen] < 7).all()
+    other = torch.Generator().manual_seed(8)
+    mlm_corrupt(ids, ~chosen, 0.5, 0.2, generator=other)
+    assert torch.equal(g.get_state(), other.get_state())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from paperzoo_tinylm.training import fit_targets
 
 from paperzoo_ldnet.drop import LabelDrop
 from paperzoo_ldnet.model import LDNetExtractor
@@ -14,26 +15,19 @@ DATA = {"n_train": 2048, "n_val": 512, "n_relations": 24, "n_words": 18, "n_dist
 
 def train_and_score(p: float, seed: int, steps: int = 300, batch: int = 32, lr: float = 3e-3) -> float:
     """Relation F1 on the validation split (every label listed) after ``steps`` AdamW steps (one-cycle
-    schedule) with negatives dropped at rate ``p``. Same data, initialisation and batch order for every
-    ``p`` of a seed: runs differ only in the drop."""
+    schedule, :func:`~paperzoo_tinylm.training.fit_targets`) with negatives dropped at rate ``p``. Same
+    data, initialisation and batch order for every ``p`` of a seed: runs differ only in the drop."""
     data = relation_task(seed=seed, **DATA)
     x, y = data.train.tensors
     torch.manual_seed(seed)
     model = LDNetExtractor(**MODEL)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
-    order, drops = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
-    drop = LabelDrop(p)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(len(x), (batch,), generator=order)
-        out = drop(x[idx], y[idx], drops)
-        loss = relation_loss(model(out.inputs), out.targets)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
+    drops, drop = torch.Generator().manual_seed(seed + 1), LabelDrop(p)
+
+    def dropped_loss(m: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        out = drop(xb, yb, drops)
+        return relation_loss(m(out.inputs), out.targets)
+
+    fit_targets(model, x, y, steps, batch, lr=lr, seed=seed, loss_fn=dropped_loss)
     xv, yv = data.val.tensors
     with torch.no_grad():
         return f1_of(*relation_counts(model(xv), yv))

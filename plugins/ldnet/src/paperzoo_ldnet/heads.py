@@ -72,9 +72,11 @@ class MultiAspectRelationHead(nn.Module):
         b, t, _ = hidden.shape
         # every level's projections of every position: [B, L, 3, T, d_head]
         z = torch.einsum("btd,lkde->blkte", hidden, self.proj) + self.bias[None, :, :, None, :]
-        lvl = torch.zeros(b, t, dtype=torch.long, device=hidden.device)
-        if relation_ids is not None:
-            lvl = self.level_of(relation_ids)
+        lvl = (
+            torch.zeros(b, t, dtype=torch.long, device=hidden.device)
+            if relation_ids is None
+            else self.level_of(relation_ids)
+        )
         # the query of position i comes from its own level; it scores the keys of that level
         q = z[:, :, 0].gather(1, lvl[:, None, :, None].expand(b, 1, t, self.d_head)).squeeze(1)  # [B, T, e]
         keys = z[:, :, 1:]  # [B, L, 2, T, e]

@@ -30,7 +30,7 @@ def make_row(
 ) -> tuple[list[int], list[list[int]]]:
     """One row's ids and ``[T, 2]`` targets (unpadded)."""
     rels = rng.sample(range(n_relations), n_gold + n_other)
-    gold, other = rels[:n_gold], rels[n_gold:]
+    gold = rels[:n_gold]
     words = [FILLER_BASE + rng.randrange(60) for _ in range(n_words)]
     starts = rng.sample(range(n_words // 3), len(rels))
     where: dict[int, tuple[int, int]] = {}
@@ -45,7 +45,6 @@ def make_row(
     targets = [[IGNORE, IGNORE]] * (n_words + 2) + [
         list(where[r]) if r in gold else [NULL, NULL] for r in labels
     ]
-    del other
     return ids, targets
 
 

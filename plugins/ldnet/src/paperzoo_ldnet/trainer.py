@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.data import batches
 from paperzoo.errors import ParamError
 from paperzoo.losses import logits_of
 from paperzoo.trainer import Run, Supervised
@@ -62,8 +63,7 @@ class LabelDropTrainer(Supervised):
         model, totals = run.model, [0, 0, 0]
         was_training = model.training
         model.eval()
-        loader = torch.utils.data.DataLoader(run.data.val, batch_size=256)
-        for ids, targets in loader:
+        for ids, targets in batches(run.data.val, 256):
             counts = relation_counts(logits_of(model(ids.to(self.device))), targets.to(self.device))
             totals = [a + b for a, b in zip(totals, counts)]
         model.train(was_training)

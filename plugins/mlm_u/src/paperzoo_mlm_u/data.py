@@ -13,11 +13,10 @@ import random
 import torch
 from paperzoo.data import DataBundle
 from paperzoo.errors import ParamError
+from paperzoo_tinylm.transforms import IGNORE
 from torch.utils.data import TensorDataset
 
 from paperzoo_mlm_u import mazes
-
-IGNORE = -100
 
 
 def _int(name: str, value: object, low: int) -> int:

@@ -15,7 +15,7 @@ simple path), ``maze_legal_path`` (a walk from origin to target over open edges,
 from __future__ import annotations
 
 import torch
-from paperzoo.data import DataBundle
+from paperzoo.data import DataBundle, fetch
 from paperzoo.errors import ParamError
 from paperzoo.losses import logits_of
 
@@ -55,21 +55,17 @@ def decode_causal(model: torch.nn.Module, seq: torch.Tensor, start: int) -> torc
     return out
 
 
-def score(seq: torch.Tensor, start: int, predicted: torch.Tensor) -> dict[str, float]:
-    """Exact-path, legal-path and token accuracy of predicted suffixes against whole sequences."""
+def score(seq: torch.Tensor, start: int, predicted: torch.Tensor) -> dict[str, int]:
+    """Counts of predicted suffixes against whole sequences: ``exact`` and ``legal`` paths, ``correct``
+    path tokens and ``tokens`` (the true path tokens, padding excluded)."""
     legal = exact = 0
     for row, pred in zip(seq.tolist(), predicted.tolist()):
         ok, same = judge(row, pred)
         legal, exact = legal + ok, exact + same
     truth = seq[:, start:]
     real = truth != PAD
-    correct = ((predicted == truth) & real).sum().item()
-    n = seq.shape[0]
-    return {
-        "maze_exact_path": exact / n,
-        "maze_legal_path": legal / n,
-        "maze_token_accuracy": correct / max(1, real.sum().item()),
-    }
+    correct = int(((predicted == truth) & real).sum())
+    return {"exact": exact, "legal": legal, "correct": correct, "tokens": int(real.sum())}
 
 
 class MazeNavigation:
@@ -95,27 +91,19 @@ class MazeNavigation:
         model.eval()
         masked = self.decoding == "masked" or (self.decoding == "auto" and not getattr(model, "causal", True))
         n = min(self.n_mazes, len(data.val))
-        totals = dict.fromkeys(self.keys, 0.0)
+        totals = {"exact": 0, "legal": 0, "correct": 0, "tokens": 0}
         try:
             for lo in range(0, n, self.batch_size):
-                items = [data.val[i] for i in range(lo, min(n, lo + self.batch_size))]
-                x = torch.stack([a for a, _ in items]).to(device)
-                y = torch.stack([b for _, b in items]).to(device)
-                seq, _ = full_sequences(x, y)
+                x, y = fetch(data.val, torch.arange(lo, min(n, lo + self.batch_size)))
+                seq, _ = full_sequences(x.to(device), y.to(device))
                 start = prefix_length_of(seq)
                 pred = (decode_masked if masked else decode_causal)(model, seq, start)
-                got = score(seq, start, pred)
-                for k in ("maze_exact_path", "maze_legal_path"):
-                    totals[k] += got[k] * len(items)
-                real = (seq[:, start:] != PAD).sum().item()
-                totals["maze_token_accuracy"] += got["maze_token_accuracy"] * real
-                totals.setdefault("_tokens", 0.0)
-                totals["_tokens"] += real
+                for k, v in score(seq, start, pred).items():
+                    totals[k] += v
         finally:
             model.train(was_training)
-        tokens = totals.pop("_tokens", 1.0)
         return {
-            "maze_exact_path": totals["maze_exact_path"] / n,
-            "maze_legal_path": totals["maze_legal_path"] / n,
-            "maze_token_accuracy": totals["maze_token_accuracy"] / max(1.0, tokens),
+            "maze_exact_path": totals["exact"] / n,
+            "maze_legal_path": totals["legal"] / n,
+            "maze_token_accuracy": totals["correct"] / max(1, totals["tokens"]),
         }

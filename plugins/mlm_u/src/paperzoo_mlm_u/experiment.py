@@ -9,8 +9,8 @@ exact-path accuracy of :class:`paperzoo_mlm_u.evaluator.MazeNavigation` on held-
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from paperzoo_tinylm.model import TinyLMDecoder, TinyLMEncoder
+from paperzoo_tinylm.training import fit_targets
 
 from paperzoo_mlm_u.data import mlm_u_mazes
 from paperzoo_mlm_u.evaluator import MazeNavigation
@@ -19,28 +19,19 @@ from paperzoo_mlm_u.mlmu import full_sequences, mlm_u_loss
 
 def train(method: str, data, steps: int, batch: int, lr: float, seed: int, **model_kw) -> torch.nn.Module:
     """Train an encoder with MLM-U (``method="mlm_u"``) or a decoder with next-token prediction
-    (``"ntp"``) on ``data.train``; returns the model in eval mode."""
+    (``"ntp"``, :func:`~paperzoo_tinylm.training.fit_targets`' own loss) on ``data.train``; returns the
+    model in eval mode."""
     torch.manual_seed(seed)
     cls = TinyLMEncoder if method == "mlm_u" else TinyLMDecoder
     model = cls(vocab_size=data.vocab_size, max_seq_len=data.input_shape[0] + 1, **model_kw)
     x, y = data.train.tensors
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
-    g = torch.Generator().manual_seed(seed)
     mask_rng = torch.Generator().manual_seed(seed + 1)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(len(x), (batch,), generator=g)
-        if method == "mlm_u":
-            seq, answer = full_sequences(x[idx], y[idx])
-            loss = mlm_u_loss(model, seq, answer, mask_rng)
-        else:
-            loss = F.cross_entropy(model(x[idx]).logits.flatten(0, 1), y[idx].flatten(), ignore_index=-100)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    return model.eval()
+
+    def mlm_u_objective(m: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return mlm_u_loss(m, *full_sequences(xb, yb), mask_rng)
+
+    objective = mlm_u_objective if method == "mlm_u" else None
+    return fit_targets(model, x, y, steps, batch, lr=lr, seed=seed, loss_fn=objective)
 
 
 def compare(

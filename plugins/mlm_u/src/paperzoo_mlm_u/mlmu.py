@@ -15,10 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from paperzoo.losses import logits_of
+from paperzoo_tinylm.transforms import IGNORE
 
 from paperzoo_mlm_u.mazes import MASK, PAD
-
-IGNORE = -100
 
 
 def full_sequences(inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from paperzoo.data import DataBundle, fetch
 from paperzoo.errors import ParamError
 from paperzoo_tinylm.tokenizer import PAD
-
-IGNORE = -100
+from paperzoo_tinylm.transforms import IGNORE
 
 
 def split_rows(x: torch.Tensor, y: torch.Tensor) -> tuple[list[list[int]], list[tuple[int, ...]]]:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from paperzoo.data import DataBundle
 from paperzoo.errors import ParamError
-from paperzoo_tinylm.tokenizer import BOS, EOS, PAD, VOCAB_SIZE
+from paperzoo_tinylm.tasks import to_tensors
+from paperzoo_tinylm.tokenizer import BOS, EOS, VOCAB_SIZE
 from torch.utils.data import TensorDataset
 
-IGNORE = -100
 PARENT, CHILD = " 's parent is", " 's child is"
 _ONSETS = "b d f g k l m n p r s t v z".split()
 _VOWELS = "a e i o u".split()
@@ -82,15 +82,11 @@ def fact_corpus(n_pairs: int = 30, n_paired: int = 30, seed: int = 0) -> FactCor
 def encode_rows(rows: list[tuple[str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(prompt, continuation)`` rows as ``<bos> prompt continuation <eos>``, right-padded: inputs
     ``seq[:-1]`` and targets ``seq[1:]`` on the continuation and ``<eos>`` only (``IGNORE`` elsewhere)."""
-    seqs, flags = [], []
+    rows_out = []
     for prompt, cont in rows:
         p, c = list(prompt.encode("utf-8")), list(cont.encode("utf-8"))
-        seqs.append([BOS, *p, *c, EOS])
-        flags.append([False] * (1 + len(p)) + [True] * (len(c) + 1))
-    width = max(len(s) for s in seqs)
-    seq = torch.tensor([s + [PAD] * (width - len(s)) for s in seqs], dtype=torch.long)
-    keep = torch.tensor([f + [False] * (width - len(f)) for f in flags], dtype=torch.bool)
-    return seq[:, :-1], torch.where(keep[:, 1:], seq[:, 1:], IGNORE)
+        rows_out.append(([BOS, *p, *c, EOS], [False] * (1 + len(p)) + [True] * (len(c) + 1)))
+    return to_tensors(rows_out)
 
 
 def parent_facts(n_pairs: int = 30, n_paired: int = 30, val: str = "reverse", seed: int = 0) -> DataBundle:

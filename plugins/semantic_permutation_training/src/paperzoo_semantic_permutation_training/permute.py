@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from paperzoo_tinylm.transforms import SPECIAL_START  # special ids (padding, <bos>, ...) never move
 
 SPACE = 0x20
-SPECIAL_START = 256  # ids from here on are special (padding, <bos>, <eos>, ...): they never move
 LEVELS = ("phrases", "words", "tokens")
 MODES = ("keep", "reverse", "shuffle")
 

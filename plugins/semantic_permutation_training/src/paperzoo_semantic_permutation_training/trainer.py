@@ -9,10 +9,9 @@ import torch
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
 from paperzoo_tinylm.tokenizer import PAD
+from paperzoo_tinylm.transforms import IGNORE
 
 from paperzoo_semantic_permutation_training.permute import LEVELS, Lexicon, draw_modes, permute_units
-
-IGNORE = -100
 
 
 def permute_batch(
@@ -91,9 +90,7 @@ class SemanticPermutationAugment(Supervised):
         given = self.phrases if self.phrases is not None else getattr(run.data, "semantic_units", None)
         if self.units == "phrases" and given is None:
             raise ValueError("units: phrases needs a phrase lexicon (the phrases param or the data's)")
-        self.level = "phrases" if self.units == "phrases" or (self.units == "auto" and given) else self.units
-        if self.level == "auto":
-            self.level = "words"
+        self.level = ("phrases" if given else "words") if self.units == "auto" else self.units
         self.lexicon = Lexicon.of(given) if self.level == "phrases" else None
         self.generator = None
         super().setup(run)  # restores the generator when resuming

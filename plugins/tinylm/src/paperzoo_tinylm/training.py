@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -49,21 +51,29 @@ def fit_targets(
     lr: float = 3e-3,
     seed: int = 0,
     pct_start: float = 0.1,
+    loss_fn: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.nn.Module:
     """Train ``model`` on a task's ``(inputs, targets)`` (``targets`` ``IGNORE`` = -100 off the answers,
     as :func:`paperzoo_tinylm.tasks.to_tensors` makes them) and return it in eval mode: ``steps`` AdamW
     steps (no weight decay) with a one-cycle schedule peaking at ``lr``, each on ``batch`` rows drawn
     with replacement by a generator seeded with ``seed``; the loss is the cross-entropy at every target
     position. The short training runs of the claim tests use it, so that runs of different models differ
-    in the model only."""
+    in the model only.
+
+    :param loss_fn: optional ``loss_fn(model, x, y) -> loss`` on a drawn batch ``x = inputs[idx]``,
+        ``y = targets[idx]``, for runs that differ in the objective only (a masked objective, a label
+        transform); it may draw from its own generators. Default: the cross-entropy above."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=pct_start)
     g = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(steps):
         idx = torch.randint(len(inputs), (batch,), generator=g)
-        logits = model(inputs[idx]).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), targets[idx].flatten(), ignore_index=-100)
+        if loss_fn is None:
+            logits = model(inputs[idx]).logits
+            loss = F.cross_entropy(logits.flatten(0, 1), targets[idx].flatten(), ignore_index=-100)
+        else:
+            loss = loss_fn(model, inputs[idx], targets[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -50,6 +50,26 @@ def fetch(dataset: Any, indices: Any) -> tuple:
     return tuple(default_collate([dataset[int(i)] for i in indices]))
 
 
+def spread_indices(n_total: int, n: int) -> Any:
+    """``min(n, n_total)`` distinct indices spread evenly over ``range(n_total)``, first and last
+    included (``n = 1``: the first only), as a LongTensor.
+
+    Index ``i`` is ``i * (n_total - 1) / (k - 1)`` for ``k = min(n, n_total)``, rounded half to even in
+    exact integer arithmetic (no float error for any size); the spacing is at least 1, so no index repeats.
+    """
+    import torch
+
+    if n < 1 or n_total < 1:
+        raise ValueError(f"need n >= 1 indices of n_total >= 1 items, got n={n}, n_total={n_total}")
+    k = min(n, n_total)
+    if k == 1:
+        return torch.zeros(1, dtype=torch.long)
+    num = torch.arange(k, dtype=torch.long) * (n_total - 1)
+    q, r = num // (k - 1), num % (k - 1)
+    up = (2 * r > k - 1) | ((2 * r == k - 1) & (q % 2 == 1))
+    return q + up.long()
+
+
 def batches(dataset: Any, batch_size: int):
     """Consecutive batches of ``dataset``, in order (evaluation)."""
     import torch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from paperzoo.data import DataBundle, fetch
+from paperzoo.data import DataBundle, fetch, spread_indices
 from paperzoo_tinylm.protocol import forward
 
 from .decoding import contrastive_search, greedy_search
@@ -24,9 +24,7 @@ def spread_inputs(dataset: Any, n: int) -> torch.Tensor:
     """Inputs of ``n`` examples spread evenly over ``dataset`` (first and last included): ``(n, S)``."""
     if n < 1:
         raise ValueError(f"need at least one example, got {n}")
-    size = len(dataset)
-    index = torch.linspace(0, size - 1, min(n, size)).round().long()
-    return fetch(dataset, index)[0].long()
+    return fetch(dataset, spread_indices(len(dataset), n))[0].long()
 
 
 def _device(model: torch.nn.Module) -> torch.device:

@@ -8,7 +8,7 @@ decoded on its own (rows accept different numbers of tokens per pass, as in the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -56,7 +56,6 @@ class CopySpecStats:
     attempts: int = 0
     drafted: int = 0
     accepted: int = 0
-    accepted_per_attempt: list[int] = field(default_factory=list)
 
     @property
     def passes_per_token(self) -> float:
@@ -67,15 +66,6 @@ class CopySpecStats:
     def acceptance_rate(self) -> float:
         """Accepted share of the drafted tokens (0 when nothing was drafted)."""
         return self.accepted / self.drafted if self.drafted else 0.0
-
-    def merge(self, other: CopySpecStats) -> None:
-        """Add ``other``'s counters to these."""
-        self.passes += other.passes
-        self.generated += other.generated
-        self.attempts += other.attempts
-        self.drafted += other.drafted
-        self.accepted += other.accepted
-        self.accepted_per_attempt += other.accepted_per_attempt
 
 
 def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:
@@ -122,7 +112,6 @@ def _row(
             stats.attempts += 1
             stats.drafted += len(draft)
             stats.accepted += n
-            stats.accepted_per_attempt.append(n)
         past = crop_cache(out.past, len(seq) + n)  # roll back the rejected draft tokens
         new = [*draft[:n], token]
         if eos_token_id is not None and eos_token_id in new:

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from paperzoo.data import DataBundle, fetch
+from paperzoo.data import DataBundle, fetch, spread_indices
 from paperzoo_tinylm.generate import greedy_search
 
 from .decoding import CopySpecStats, copyspec_generate
-
-
-def evenly_spaced(dataset: Any, n: int) -> torch.Tensor:
-    """The inputs of ``n`` examples at evenly spaced indices of ``dataset`` (both ends included)."""
-    if n < 1:
-        raise ValueError(f"n_prompts must be >= 1, got {n}")
-    last = len(dataset) - 1
-    picks = torch.tensor([round(i * last / max(n - 1, 1)) for i in range(min(n, last + 1))])
-    return fetch(dataset, picks)[0].long()
 
 
 def repeated_prompts(texts: torch.Tensor, prompt_len: int, repeat: int) -> torch.Tensor:
@@ -55,6 +44,8 @@ class CopySpecDecoding:
         :param check_greedy: also decode greedily and compare (``matches_greedy``; else reported as 1)."""
         if gamma < 1 or number_copy < 0 or max_new_tokens < 1 or prompt_len < 1:
             raise ValueError("need gamma >= 1, number_copy >= 0, max_new_tokens >= 1 and prompt_len >= 1")
+        if n_prompts < 1:
+            raise ValueError(f"n_prompts must be >= 1, got {n_prompts}")
         if not 0 <= repeat <= prompt_len:
             raise ValueError(f"repeat must be in [0, prompt_len], got {repeat}")
         if split not in ("val", "train"):
@@ -67,7 +58,8 @@ class CopySpecDecoding:
     def __call__(self, model: torch.nn.Module, data: DataBundle) -> dict[str, float]:
         if data.task != "language_modeling":
             raise ValueError(f"copyspec_decoding needs a language-modelling dataset, got {data.task!r}")
-        texts = evenly_spaced(getattr(data, self.split), self.n_prompts)
+        split = getattr(data, self.split)
+        texts = fetch(split, spread_indices(len(split), self.n_prompts))[0].long()
         if texts.shape[1] < self.prompt_len:
             raise ValueError(f"prompt_len {self.prompt_len} exceeds the sequence length {texts.shape[1]}")
         device = next(iter(model.parameters()), torch.empty(0)).device

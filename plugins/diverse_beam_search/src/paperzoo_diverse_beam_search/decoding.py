@@ -154,11 +154,12 @@ def diverse_beam_search(
     logits = out.logits[:, -1].float().repeat_interleave(num_beams, dim=0)
     past = repeat_cache(out.past, num_beams) if use_cache else None
     cur = prompt_len
+    beam_index = torch.arange(num_beams, device=device).repeat(batch, 1)
     while True:
         logp_all = logits.log_softmax(dim=-1).view(batch, num_beams, -1)
         vocab = logp_all.shape[-1]
         new_seqs, new_scores = seqs.clone(), scores.clone()
-        parents = torch.arange(num_beams, device=device).repeat(batch, 1)
+        parents = beam_index.clone()
         for g in range(num_beam_groups):
             beams = slice(g * size, (g + 1) * size)
             group, logp = seqs[:, beams], logp_all[:, beams]
@@ -187,9 +188,7 @@ def diverse_beam_search(
             # The first `size` candidates that did not end continue; a finished group emits pad, score 0.
             pick = (ended.long() * 2 * size + rank).argsort(dim=-1)[:, :size]
             stopped = done[:, g, None]
-            kept = group.clone()
-            kept[:, :, cur] = fill
-            new_seqs[:, beams] = torch.where(stopped[:, :, None], kept, gather_beams(cand, pick))
+            new_seqs[:, beams] = torch.where(stopped[:, :, None], group, gather_beams(cand, pick))
             new_scores[:, beams] = torch.where(stopped, 0.0, gather_beams(top_scores, pick))
             parents[:, beams] = torch.where(stopped, parents[:, beams], g * size + gather_beams(source, pick))
 

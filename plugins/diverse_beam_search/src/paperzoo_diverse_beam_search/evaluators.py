@@ -11,7 +11,7 @@ from paperzoo_contrastive_search.evaluators import spread_inputs
 from paperzoo_contrastive_search.metrics import distinct_n
 from paperzoo_tinylm.protocol import forward
 
-from .decoding import DIVERSITIES, diverse_beam_search
+from .decoding import _check, _resolve, diverse_beam_search
 
 
 @torch.no_grad()
@@ -52,15 +52,8 @@ class DiverseBeamSearch:
         :param n_prompts: validation sequences used as prompts, spread evenly over the split.
         :param prompt_len: leading tokens of each sequence given as the prompt.
         :param split: ``val`` or ``train``."""
-        if num_beams < 1 or num_beam_groups < 1 or num_beams % num_beam_groups:
-            raise ValueError(
-                f"num_beams must be a multiple of num_beam_groups >= 1, got {num_beams} and {num_beam_groups}"
-            )
-        if not diversity_penalty >= 0 or diversity not in DIVERSITIES:
-            raise ValueError(
-                f"need diversity_penalty >= 0 and diversity in {sorted(DIVERSITIES)}, "
-                f"got {diversity_penalty}, {diversity!r}"
-            )
+        _check(num_beams, num_beam_groups, diversity_penalty, num_beams, False)
+        _resolve(diversity)
         if max_new_tokens < 4 or prompt_len < 1 or n_prompts < 1:
             raise ValueError("need max_new_tokens >= 4, prompt_len >= 1 and n_prompts >= 1")
         if split not in ("val", "train"):

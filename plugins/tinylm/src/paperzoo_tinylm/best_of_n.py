@@ -130,7 +130,6 @@ def best_of_n(
     if ids.shape[0] != 1:
         raise ValueError(f"best_of_n takes one prompt, got a batch of {ids.shape[0]}")
     result = BestOfN(prompt_len=ids.shape[1])
-    scores: list[torch.Tensor] = []
     for size in round_sizes(n, rounds):
         t = float(temperature(result.n_samples) if callable(temperature) else temperature)
         seqs = sample(
@@ -147,9 +146,8 @@ def best_of_n(
         got = torch.as_tensor(scorer(seqs, result.prompt_len)).to(torch.float64).reshape(-1)
         if got.numel() != size:
             raise ValueError(f"the scorer returned {got.numel()} scores for {size} samples")
-        scores.append(got.cpu())
         result.sequences.extend(seqs.unbind(0))
-        result.scores = torch.cat(scores)
+        result.scores = torch.cat([result.scores, got.cpu()])
         result.rounds.append(size)
         result.temperatures.append(t)
         if stop is not None and stop(result):

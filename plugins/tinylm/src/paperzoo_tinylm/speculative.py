@@ -41,6 +41,11 @@ def _check(draft: torch.Tensor, target: torch.Tensor) -> None:
         )
 
 
+def _prefix_len(mask: torch.Tensor) -> int:
+    """How many leading entries of the 1-d boolean ``mask`` are true (0 for an empty mask)."""
+    return int(mask.long().cumprod(dim=0).sum())
+
+
 def greedy_accept(draft: torch.Tensor, target_logits: torch.Tensor) -> tuple[int, int]:
     """Greedy verification of one draft.
 
@@ -51,8 +56,7 @@ def greedy_accept(draft: torch.Tensor, target_logits: torch.Tensor) -> tuple[int
     """
     _check(draft, target_logits)
     best = target_logits.argmax(dim=-1)
-    agree = (best[:-1] == draft.to(best.device)).long()
-    n = int(agree.cumprod(dim=0).sum()) if draft.numel() else 0
+    n = _prefix_len(best[:-1] == draft.to(best.device))
     return n, int(best[n])
 
 
@@ -119,7 +123,7 @@ def sampling_accept(
     """
     accept, emit = acceptance(draft, target_probs, draft_probs)
     u = torch.rand(accept.shape, generator=generator, dtype=accept.dtype, device=accept.device)
-    n = int((u < accept).long().cumprod(dim=0).sum()) if accept.numel() else 0
+    n = _prefix_len(u < accept)
     token = torch.multinomial(emit[n].float(), 1, generator=generator)
     return n, int(token)
 
@@ -188,7 +192,7 @@ def density_sampling_accept(
         )
     accept = density_acceptance(log_p, log_q)
     u = torch.rand(accept.shape, generator=generator, dtype=accept.dtype, device=accept.device)
-    return int((u < accept).long().cumprod(dim=0).sum()) if accept.numel() else 0
+    return _prefix_len(u < accept)
 
 
 def residual_acceptance(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
@@ -212,19 +216,17 @@ def density_residual_sample(
     """
     if max_tries < 1:
         raise ValueError(f"max_tries must be >= 1, got {max_tries}")
-    x = p.sample(generator)
-    tries = torch.ones(x.shape[0], dtype=torch.long, device=x.device)
-    open_ = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device) >= (
-        residual_acceptance(p.log_prob(x), q.log_prob(x))
-    )
-    for _ in range(max_tries - 1):
-        if not bool(open_.any()):
-            break
+    for round_ in range(max_tries):
         y = p.sample(generator)
-        keep = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device) < (
+        keep = torch.rand(y.shape[0], generator=generator, dtype=y.dtype, device=y.device) < (
             residual_acceptance(p.log_prob(y), q.log_prob(y))
         )
+        if round_ == 0:  # every row is open
+            x, open_ = y, torch.ones_like(keep)
+            tries = torch.zeros(y.shape[0], dtype=torch.long, device=y.device)
         x = torch.where(open_[:, None], y, x)
         tries = tries + open_.long()
         open_ = open_ & ~keep
+        if not bool(open_.any()):
+            break
     return x, tries

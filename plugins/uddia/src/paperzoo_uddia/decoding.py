@@ -78,12 +78,14 @@ def _optimise(
     """``steps`` Adam steps (a fresh optimiser, as the official code makes one per token) on ``params``
     minimising ``BCE(classifier(h_t), not attribute) + kl_scale * KL(p_orig || p_tuned)``."""
     optimizer = torch.optim.Adam(params, lr=lr)
-    target = torch.zeros(ids.shape[0], device=ids.device, dtype=torch.float64)
+    target: torch.Tensor | None = None  # "not the attribute", in the classifier's dtype
     with torch.enable_grad():
         for _ in range(steps):
             logits, hidden = _final(model, ids)
             logit = classifier(hidden)
-            loss = F.binary_cross_entropy_with_logits(logit, target.to(logit.dtype))
+            if target is None:
+                target = torch.zeros_like(logit)
+            loss = F.binary_cross_entropy_with_logits(logit, target)
             if kl_scale:
                 kl = F.kl_div(logits.log_softmax(-1), base_logp, log_target=True, reduction="batchmean")
                 loss = loss + kl_scale * kl

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from paperzoo.data import DataBundle, fetch
+from paperzoo.data import DataBundle, fetch, spread_indices
+from paperzoo_tinylm.generate import sample
 from paperzoo_tinylm.tokenizer import encode
 
 from .classifier import fit_attribute_classifier
@@ -14,9 +15,7 @@ from .decoding import uddia_sample
 
 
 def _sequences(dataset: Any, n: int) -> torch.Tensor:
-    size = len(dataset)
-    index = torch.linspace(0, size - 1, min(n, size)).round().long()
-    return fetch(dataset, index)[0].long()
+    return fetch(dataset, spread_indices(len(dataset), n))[0].long()
 
 
 class UddiaDecoding:
@@ -77,6 +76,12 @@ class UddiaDecoding:
             raise ValueError(f"uddia_decoding needs a language-modelling dataset, got task {data.task!r}")
         was_training = model.training
         model.eval()
+        try:
+            return self._evaluate(model, data)
+        finally:
+            model.train(was_training)
+
+    def _evaluate(self, model: torch.nn.Module, data: DataBundle) -> dict[str, float]:
         device = next(model.parameters()).device
         classifier = fit_attribute_classifier(
             model, _sequences(data.train, self.n_fit_sequences).to(device), self.attribute_ids, seed=self.seed
@@ -84,21 +89,25 @@ class UddiaDecoding:
         prompts = _sequences(data.val, self.n_prompts).to(device)
         if prompts.shape[1] < self.prompt_len:
             raise ValueError(f"prompt_len {self.prompt_len} exceeds the sequence length {prompts.shape[1]}")
-        plain = dict(self.options, threshold=float("inf"))
+        attribute = self.attribute_ids.to(device)
+        temperature = self.options["temperature"]
         hits = hits_vanilla = updates = triggered = 0
         for i, row in enumerate(prompts[:, : self.prompt_len]):
             ours = uddia_sample(
                 model, row, self.max_new_tokens, classifier, generator=self._gen(i, device), **self.options
             )
-            base = uddia_sample(
-                model, row, self.max_new_tokens, classifier, generator=self._gen(i, device), **plain
-            )
-            hits += int(torch.isin(ours.sequence[self.prompt_len :], self.attribute_ids.to(device)).sum())
-            hits_vanilla += int(
-                torch.isin(base.sequence[self.prompt_len :], self.attribute_ids.to(device)).sum()
-            )
+            # Plain sampling with the same processors and generator: what UDDIA draws when it never triggers.
+            base = sample(
+                model,
+                row[None],
+                self.max_new_tokens,
+                temperature=temperature,
+                generator=self._gen(i, device),
+                use_cache=False,
+            )[0]
+            hits += int(torch.isin(ours.sequence[self.prompt_len :], attribute).sum())
+            hits_vanilla += int(torch.isin(base[self.prompt_len :], attribute).sum())
             updates, triggered = updates + ours.update_steps, triggered + ours.triggered
-        model.train(was_training)
         total = len(prompts) * self.max_new_tokens
         return {
             "attribute_rate": hits / total,

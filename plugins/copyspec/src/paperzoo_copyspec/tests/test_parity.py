@@ -30,7 +30,7 @@ def golden():
 
 def test_golden_runs_match_the_official_implementation(golden, record_property):
     model, tensors = golden
-    mismatches, passes_ours, passes_official = 0, 0, 0
+    passes_ours, passes_official = 0, 0
     for run in META["runs"]:
         i, stats = run["run"], CopySpecStats()
         out = copyspec_generate(
@@ -44,9 +44,7 @@ def test_golden_runs_match_the_official_implementation(golden, record_property):
         assert torch.equal(out, tensors[f"run{i}.output"]), f"run {i}: tokens differ"
         assert stats.passes == run["target_forward_calls"], f"run {i}: forward passes differ"
         assert stats.accepted == run["total_accepted"], f"run {i}: accepted copied tokens differ"
-        mismatches += int(not torch.equal(out, tensors[f"run{i}.output"]))
         passes_ours += stats.passes
         passes_official += run["target_forward_calls"]
     record_property("golden_runs", len(META["runs"]))
-    record_property("token_mismatches", mismatches)
     record_property("passes_ours_vs_official", f"{passes_ours}/{passes_official}")

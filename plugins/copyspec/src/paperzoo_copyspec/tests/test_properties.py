@@ -5,8 +5,11 @@ import math
 
 import pytest
 import torch
+from paperzoo.data import DataBundle
 from paperzoo_tinylm.generate import greedy_search
+from torch.utils.data import TensorDataset
 
+from paperzoo_copyspec import evaluators
 from paperzoo_copyspec.decoding import CopyIndex, CopySpecStats, copyspec_generate
 from paperzoo_copyspec.tests import models
 
@@ -116,3 +119,21 @@ def test_copy_index_first_occurrence_wins():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         copyspec_generate(models.CyclingLM(4), torch.tensor([0, 1]), 4, **kwargs)
+
+
+def test_evaluator_with_more_prompts_than_sequences_uses_each_once(monkeypatch):
+
+    texts = torch.arange(3)[:, None] * 10 + torch.arange(8)  # three distinct rows
+    data = DataBundle(TensorDataset(texts, texts), TensorDataset(texts, texts), "language_modeling")
+    seen = []
+
+    def recording(model, prompts, *args, **kwargs):
+        seen.append(prompts)
+        return copyspec_generate(model, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(evaluators, "copyspec_generate", recording)
+    evaluator = evaluators.CopySpecDecoding(
+        gamma=1, number_copy=2, max_new_tokens=4, n_prompts=5, prompt_len=8
+    )
+    assert evaluator(models.tinylm(seed=0), data)["matches_greedy"] == 1.0
+    assert torch.equal(seen[0], texts)  # every row once, in order (not rows 0, 0, 1)

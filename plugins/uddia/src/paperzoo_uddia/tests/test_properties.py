@@ -1,9 +1,13 @@
 """Exact properties of UDDIA decoding."""
 
+import pytest
 import torch
+from paperzoo.data import DataBundle
 from paperzoo_tinylm.generate import sample
+from torch.utils.data import TensorDataset
 
 from paperzoo_uddia.decoding import _optimise, designated_parameters, uddia_sample
+from paperzoo_uddia.evaluators import UddiaDecoding
 from paperzoo_uddia.tests.helpers import classifier, tiny_lm
 
 
@@ -124,3 +128,13 @@ def test_update_lowers_the_attribute_score():
     first = score()
     _optimise(model, ids, clf, chosen, 5, 0.05, 0.0, model(ids).logits[:, -1].log_softmax(-1).detach())
     assert score() < first - 0.1
+
+
+def test_evaluator_restores_training_mode_when_it_fails():
+
+    texts = torch.randint(32, (4, 10), generator=torch.Generator().manual_seed(0))
+    data = DataBundle(TensorDataset(texts, texts), TensorDataset(texts, texts), "language_modeling")
+    model = tiny_lm().train()
+    with pytest.raises(ValueError, match="prompt_len"):
+        UddiaDecoding(attribute="ab", prompt_len=20, n_fit_sequences=4)(model, data)
+    assert model.training

@@ -48,7 +48,7 @@ class FakeQuantLinearWInt(FakeQuantLinear):
         if clip:
             apply_clip_(probe, search_clip(probe.weight, x / s, self.quantizer, self.group_size, self.n_grid))
         self.input_scale.copy_(s)
-        self.weight.copy_(self.quantizer(probe.weight))
+        self.requantize_(probe.weight)
         self.alpha = alpha
         return alpha
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from paperzoo_compress.quant import check_quant_args, fake_quantize, quantize
+from paperzoo_compress.quant import check_quant_args, dequantize, quantize
 
 
 class FakeQuantLinear(nn.Module):
@@ -27,16 +27,33 @@ class FakeQuantLinear(nn.Module):
         check_quant_args(bits, group_size)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.bits, self.group_size, self.symmetric = bits, group_size, bool(symmetric)
-        with torch.no_grad():
-            self.register_buffer("weight", fake_quantize(linear.weight.detach(), bits, group_size, symmetric))
+        self.requantize_(linear.weight.detach())
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.weight, self.bias)
 
+    @torch.no_grad()
+    def requantize_(self, weight: torch.Tensor) -> None:
+        """Quantise ``weight`` (float, ``[out, in]``) and store its codes' scale, zero point and the
+        dequantised weight ``(q - zero) * scale`` the layer computes with."""
+        q, scale, zero = quantize(weight, self.bits, self.group_size, self.symmetric)
+        for name, value in (
+            ("weight", dequantize(q, scale, zero, self.group_size)),
+            ("scale", scale),
+            ("zero", zero),
+        ):
+            if name in self._buffers:
+                self._buffers[name] = value
+            else:
+                self.register_buffer(name, value)
+
     def codes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(q, scale, zero)`` of the stored weight (re-quantising a fake-quantised weight is exact)."""
-        return quantize(self.weight, self.bits, self.group_size, self.symmetric)
+        """``(q, scale, zero)``: the integer codes of the stored weight (``weight / scale + zero``, rounded:
+        exact, the weight lies on the grid) with the scale and zero point it was quantised with."""
+        g = self.weight.reshape(self.scale.shape[0], -1)
+        q = torch.round(g / self.scale) + self.zero
+        return q.reshape(self.weight.shape), self.scale, self.zero
 
     def extra_repr(self) -> str:
         return (

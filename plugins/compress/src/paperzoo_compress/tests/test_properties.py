@@ -38,23 +38,49 @@ def test_asymmetric_closed_form_and_extremes():
 
 
 def test_error_bounded_by_half_a_step_and_16_bits_nearly_exact():
-    w = torch.randn(8, 32, dtype=torch.float64)
+    w = torch.randn(8, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     for gs in (-1, 0, 8):
         g = w.reshape(1, -1) if gs == 0 else (w if gs == -1 else w.reshape(-1, gs))
-        step = (g.amax(1, keepdim=True) - g.amin(1, keepdim=True)) / 15
+        lo, hi = g.amin(1, keepdim=True), g.amax(1, keepdim=True)
+        step = (hi - lo) / 15
         err = (fake_quantize(w, 4, gs).reshape(g.shape) - g).abs()
-        assert (err <= step / 2 + 1e-12).all()
+        straddles = ((lo <= 0) & (hi >= 0)).squeeze(1)  # the grid holds 0 and spans [lo, hi] to step / 2
+        assert straddles.any() and (err[straddles] <= step[straddles] / 2 + 1e-12).all()
     assert (fake_quantize(w, 16, 8) - w).abs().max() < 1e-3
 
 
+def test_one_signed_group_clamps_zero_point_like_awq():
+    """AWQ's ``zeros = (-round(min / scales)).clamp(0, 2^b - 1)``: a group of positive weights gets zero
+    point 0, so its grid is ``{0, s, ..., 15 s}`` and values above ``15 s`` clip to it."""
+    w = torch.tensor([[1.0, 2.0, 4.0, 16.0]], dtype=torch.float64)
+    s = 15.0 / 15
+    want = torch.tensor([[1.0, 2.0, 4.0, 15.0]], dtype=torch.float64) * s
+    assert torch.equal(fake_quantize(w, 4, -1), want)
+
+
 def test_fake_quant_linear_matches_functional():
+    torch.manual_seed(0)
     lin = nn.Linear(16, 8).double()
     layer = FakeQuantLinear(lin, 4, 8)
     x = torch.randn(3, 16, dtype=torch.float64)
     want = x @ fake_quantize(lin.weight, 4, 8).T + lin.bias
     assert torch.equal(layer(x), want)
     q, s, z = layer.codes()
+    q0, s0, z0 = quantize(lin.weight, 4, 8)
+    assert torch.equal(q, q0) and torch.equal(s, s0) and torch.equal(z, z0)
     assert torch.equal(((q.reshape(-1, 8) - z) * s).reshape(8, 16), layer.weight)
+
+
+def test_codes_of_one_signed_groups_keep_their_scale():
+    """Re-quantising the stored weight would shrink a one-signed group's range; the stored scale keeps it."""
+    lin = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 2.0, 4.0, 16.0]]))
+    q, s, z = FakeQuantLinear(lin, 4, -1).codes()
+    assert torch.equal(q, torch.tensor([[1.0, 2.0, 4.0, 15.0]], dtype=torch.float64))
+    assert torch.equal(s, torch.tensor([[1.0]], dtype=torch.float64)) and torch.equal(
+        z, torch.zeros(1, 1).double()
+    )
 
 
 def test_scale_folding_is_function_preserving():

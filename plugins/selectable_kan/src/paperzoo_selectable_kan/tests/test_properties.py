@@ -95,7 +95,8 @@ def test_leading_dims_and_linear_replacement():
     x = torch.randn(2, 5, 6)
     y = layer(x)
     assert y.shape == (2, 5, 3)
-    assert torch.equal(y[1, 2], layer(x[1, 2].unsqueeze(0))[0])
+    # a batch of 10 rows and a single row may reduce in a different order: float32 rounding only
+    torch.testing.assert_close(y[1, 2], layer(x[1, 2].unsqueeze(0))[0], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize(

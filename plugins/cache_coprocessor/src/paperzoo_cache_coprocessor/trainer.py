@@ -12,17 +12,13 @@ import random
 from typing import Any
 
 import torch
+from paperzoo.checks import check_int
 from paperzoo.data import fetch
 from paperzoo.errors import ParamError
 from paperzoo.losses import logits_of, task_loss
 from paperzoo.trainer import Run, Supervised
 
 from paperzoo_cache_coprocessor.coprocessor import KVCacheCoprocessor
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ParamError(name, f"{value!r}; accepted: an integer >= {low}")
 
 
 def sample_splits(rng: random.Random, length: int, n: int, min_prefix: int) -> list[int]:
@@ -46,10 +42,10 @@ class CoprocessorTraining(Supervised):
     def __init__(
         self, ahead: int = 16, n_splits: int = 1, min_prefix: int = 1, decoder_steps: int = 0, **loop: Any
     ) -> None:
-        _check_int("ahead", ahead, 1)
-        _check_int("n_splits", n_splits, 1)
-        _check_int("min_prefix", min_prefix, 1)
-        _check_int("decoder_steps", decoder_steps, 0)
+        check_int("ahead", ahead, 1)
+        check_int("n_splits", n_splits, 1)
+        check_int("min_prefix", min_prefix, 1)
+        check_int("decoder_steps", decoder_steps, 0)
         super().__init__(**loop)
         self.ahead, self.n_splits, self.min_prefix, self.decoder_steps = (
             ahead,

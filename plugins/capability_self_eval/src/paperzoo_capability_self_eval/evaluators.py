@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.checks import check_float, check_int
 from paperzoo.errors import ParamError
 
 from paperzoo_capability_self_eval.adaptive import adaptive_best_of_n, annealed_temperature, self_eval_scorer
-from paperzoo_capability_self_eval.checks import check_float, check_int
 from paperzoo_capability_self_eval.rollouts import model_device, task_rows
 from paperzoo_capability_self_eval.self_eval import DEFAULT_PROMPT, DEFAULT_TOKEN, SelfEval, answer_reward
 

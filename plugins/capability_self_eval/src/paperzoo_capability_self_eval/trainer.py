@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 import torch
+from paperzoo.checks import check_float, check_int
 from paperzoo.data import fetch
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
@@ -23,7 +24,6 @@ from paperzoo_tinylm.tokenizer import PAD
 from paperzoo_tinylm.training import fit_targets
 from torch.utils.data import TensorDataset
 
-from paperzoo_capability_self_eval.checks import check_float, check_int
 from paperzoo_capability_self_eval.rollouts import SelfEvalData, collect, model_device, task_rows
 from paperzoo_capability_self_eval.self_eval import (
     DEFAULT_PROMPT,

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.checks import check_choice, check_float, check_int
 from paperzoo.errors import ParamError
 from paperzoo_tinylm.tokenizer import MASK
 
-from paperzoo_mg_select.checks import check_choice, check_float, check_int, check_positions
+from paperzoo_mg_select.checks import check_positions
 from paperzoo_mg_select.goal_reaching import PROMPT_LEN, STATE_POSITIONS, TEXT_POSITIONS, success
 from paperzoo_mg_select.mg_select import MASKINGS, masked_positions, mg_select
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 import random
 
 import torch
+from paperzoo.checks import check_float, check_int
 from paperzoo.data import DataBundle
 from paperzoo.errors import ParamError
 from paperzoo_tinylm.tokenizer import BOS, EOS, VOCAB_SIZE
 from torch.utils.data import TensorDataset
-
-from paperzoo_mg_select.checks import check_float, check_int
 
 MOVES = "rluds"
 STEP = {"r": (1, 0), "l": (-1, 0), "u": (0, 1), "d": (0, -1), "s": (0, 0)}

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from paperzoo.checks import check_float, check_int
 from paperzoo.trainer import Run, Supervised, pick_device
 from paperzoo_tinylm.tokenizer import MASK
 
-from paperzoo_mg_select.checks import check_float, check_int, check_positions
+from paperzoo_mg_select.checks import check_positions
 from paperzoo_mg_select.dropout import drop_conditions
 from paperzoo_mg_select.goal_reaching import STATE_POSITIONS, TEXT_POSITIONS
 

@@ -1,11 +1,13 @@
-"""Parameter checks shared by the trainer and the evaluator: a :class:`~paperzoo.errors.ParamError` naming
-the parameter and what would be accepted."""
+"""Range checks for a component's params, raising :class:`~paperzoo.errors.ParamError` (the engine
+reports it at the param's dotted path). Types are already checked from the signature's hints; these
+say which values of the type are accepted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from paperzoo.errors import ParamError
+from .errors import ParamError
 
 
 def check_int(name: str, value: Any, low: int) -> None:
@@ -21,3 +23,10 @@ def check_float(name: str, value: Any, low: float, high: float | None = None, op
     if not ok:
         bound = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
         raise ParamError(name, f"{value!r}; accepted: a number {bound}")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` must be one of ``choices``; returns it."""
+    if value not in choices:
+        raise ParamError(name, f"{value!r}; accepted: one of {', '.join(map(repr, choices))}")
+    return value

@@ -12,7 +12,8 @@ in eval mode), ``inv = 1 / sqrt(s + eps)``, ``rb = 1 / sqrt(sigma_B^2 + eps)``:
 * backward (training): ``x_tilde = gamma dL/dy - nu_{t-1} x_hat`` and ``dL/dh = rb x_tilde`` (the
   released code's scale), computed as ``dL/dy (gamma rb) - h (nu_{t-1} inv rb)``; the correction
   ``ema_gz += mean(x_tilde x_hat)`` as ``ema_gz (1 - (1 - a_b) Gamma) + gamma inv mean(dL/dy h)`` with
-  ``Gamma = mean(x_hat^2) = sigma_B^2 inv^2`` (no extra pass: ``sigma_B^2`` is known from the forward);
+  ``Gamma = mean(x_hat^2) = sigma_B^2 inv^2`` (no extra pass: ``sigma_B^2`` is known from the forward;
+  with ``nu_over_padding`` these means run over every token, padding included, as in the released code);
 * backward (eval): ``dL/dh = dL/dy gamma inv``;
 * GroupScaling's backward, RMSNorm's: ``dL/dx = r (dL/dh - h mean_g(dL/dh h))``, ``r = 1 / sqrt(mean_g(x^2) + eps)``.
 
@@ -40,6 +41,7 @@ class Config(NamedTuple):
     running_phi: Tensor
     ema_gz: Tensor
     iters: Tensor
+    nu_over_padding: bool = False
 
 
 def group_rsqrt(groups: Tensor, eps: float) -> Tensor:
@@ -115,7 +117,7 @@ class PowerNormFunction(torch.autograd.Function):
             h = (groups * r).view(tokens, features)
         else:
             h = x
-        batch_sq = rb = count = None
+        batch_sq = nu_sq = rb = count = None
         if training:
             if keep is None:
                 count = float(tokens)
@@ -125,12 +127,16 @@ class PowerNormFunction(torch.autograd.Function):
                 batch_sq = (keep @ (h * h)).div_(count)
             inv, is_batch = advance_running_phi(cfg, batch_sq, host_count=h.device.type == "cpu")
             rb = inv if is_batch else None
+            nu_sq = batch_sq  # the tokens' quadratic mean in Gamma of the nu update
+            if keep is not None and cfg.nu_over_padding:  # the released code's nu update: every token
+                keep, count = None, float(tokens)
+                nu_sq = _dot_sums(h, h)[0].div_(count)
         else:
             inv = torch.add(cfg.running_phi.to(h.dtype), cfg.eps).rsqrt_()
         w = weight.to(h.dtype) if weight is not None else None
         scale = inv if w is None else w * inv  # gamma inv
         y = h * scale if bias is None else torch.addcmul(bias.to(h.dtype), h, scale)
-        ctx.save_for_backward(h, r, w, inv, scale, batch_sq, rb, keep)
+        ctx.save_for_backward(h, r, w, inv, scale, batch_sq, nu_sq, rb, keep)
         ctx.cfg, ctx.training, ctx.count = cfg, training, count
         ctx.param_dtype = weight.dtype if weight is not None else None
         return y
@@ -138,7 +144,7 @@ class PowerNormFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
-        h, r, w, inv, scale, batch_sq, rb, keep = ctx.saved_tensors
+        h, r, w, inv, scale, batch_sq, nu_sq, rb, keep = ctx.saved_tensors
         cfg: Config = ctx.cfg
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_y = grad_y.contiguous()
@@ -157,7 +163,7 @@ class PowerNormFunction(torch.autograd.Function):
                 correction = (ema_gz * (1.0 - cfg.alpha_bkw)).mul_(inv).mul_(rb)  # nu_{t-1} inv rb
             lam = dot if keep is None else keep @ (grad_y * h)  # sum keep dL/dy h
             with torch.no_grad():  # ema_gz += mean(x_tilde x_hat)
-                decay = (batch_sq * inv).mul_(inv).mul_(cfg.alpha_bkw - 1.0).add_(1.0)  # 1 - (1-a_b) Gamma
+                decay = (nu_sq * inv).mul_(inv).mul_(cfg.alpha_bkw - 1.0).add_(1.0)  # 1 - (1-a_b) Gamma
                 ema_gz.mul_(decay).addcmul_(scale, lam.div_(ctx.count))
         grad_w, grad_b = _cast(grad_w, ctx.param_dtype), _cast(grad_b, ctx.param_dtype)
         if not need_x:

@@ -51,6 +51,9 @@ class PowerNorm(nn.Module):
     :param affine: learn the per-feature scale ``gamma`` and shift ``beta``.
     :param group_num: groups of the released code's GroupScaling pre-step (the authors used the number of
         attention heads); ``None`` skips it, leaving Algorithm 1 alone.
+    :param nu_over_padding: with a ``pad_mask``, average the update of the backward correction ``nu``
+        over every token, padding included, as the released code does; by default it averages over the
+        non-padding tokens, like ``sigma_B^2``.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class PowerNorm(nn.Module):
         warmup_iters: int = 10000,
         affine: bool = True,
         group_num: int | None = 1,
+        nu_over_padding: bool = False,
     ):
         super().__init__()
         num_features, like = _features_of(base)
@@ -73,6 +77,7 @@ class PowerNorm(nn.Module):
             raise ValueError(f"group_num={group_num} must be positive and divide {num_features} features")
         self.num_features, self.eps, self.affine, self.group_num = num_features, eps, affine, group_num
         self.alpha_fwd, self.alpha_bkw, self.warmup_iters = alpha_fwd, alpha_bkw, warmup_iters
+        self.nu_over_padding = bool(nu_over_padding)
         device, dtype = like.device, like.dtype if like.is_floating_point() else torch.float32
         if affine:
             self.weight = nn.Parameter(torch.ones(num_features, device=device, dtype=dtype))
@@ -93,6 +98,7 @@ class PowerNorm(nn.Module):
         return (
             f"{self.num_features}, eps={self.eps}, alpha_fwd={self.alpha_fwd}, alpha_bkw={self.alpha_bkw}, "
             f"warmup_iters={self.warmup_iters}, affine={self.affine}, group_num={self.group_num}"
+            + (", nu_over_padding=True" if self.nu_over_padding else "")
         )
 
     def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:
@@ -121,6 +127,7 @@ class PowerNorm(nn.Module):
             self.running_phi,
             self.ema_gz,
             self.iters,
+            self.nu_over_padding,
         )
         y = PowerNormFunction.apply(flat, self.weight, self.bias, cfg, keep, self.training)
         return y.view(x.shape).to(x.dtype)

@@ -21,6 +21,13 @@ API = {
     "paperzoo_compress.fold": ["scale_norm_into_linears", "scale_linear_into_linear"],
     "paperzoo_compress.fixture": ["plant_outliers", "outlier_tinylm", "text_blocks", "perplexity"],
     "paperzoo_compress.ptq": ["PTQTrainer", "rtn_quantize_"],
+    "paperzoo_compress.act": [
+        "fake_quantize_activations",
+        "ste_round",
+        "ActQuantLinear",
+        "quantize_model_wa",
+        "check_act_args",
+    ],
 }
 
 
@@ -28,3 +35,20 @@ def test_api_names_exist():
     for module, names in API.items():
         mod = importlib.import_module(module)
         assert [n for n in names if not hasattr(mod, n)] == []
+
+
+SPARSITY_API = [
+    "check_nm",
+    "nm_mask",
+    "magnitude_mask",
+    "density",
+    "is_nm_sparse",
+    "MaskedLinear",
+    "sparsify_model",
+    "model_density",
+]
+
+
+def test_sparsity_api_names_exist():
+    mod = importlib.import_module("paperzoo_compress.sparsity")
+    assert [n for n in SPARSITY_API if not hasattr(mod, n)] == []

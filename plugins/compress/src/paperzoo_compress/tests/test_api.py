@@ -52,3 +52,24 @@ SPARSITY_API = [
 def test_sparsity_api_names_exist():
     mod = importlib.import_module("paperzoo_compress.sparsity")
     assert [n for n in SPARSITY_API if not hasattr(mod, n)] == []
+
+
+PRUNE_SCORES_API = [
+    "check_sparsity",
+    "prune_count",
+    "magnitude_scores",
+    "input_norms",
+    "wanda_scores",
+    "row_prune_mask",
+    "layer_prune_mask",
+    "block_input_norms",
+    "calib_input_norms",
+    "prune_sequential_",
+    "wanda_prune_",
+    "magnitude_prune_",
+]
+
+
+def test_prune_scores_api_names_exist():
+    mod = importlib.import_module("paperzoo_compress.prune_scores")
+    assert [n for n in PRUNE_SCORES_API if not hasattr(mod, n)] == []

@@ -2,11 +2,12 @@
 (post-training quantisation serves inference; nothing trains the quantised weight).
 
 Run: ``registry bench compress [--threads 1] [--rounds 20]``. Paper plugins time their own quantised
-layers with :func:`linear_benchmark`.
+or sparse layers with :func:`linear_benchmark` (``train=True`` for a training step).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import partial
 
@@ -23,22 +24,41 @@ def forward(layer: nn.Module, x: torch.Tensor) -> None:
     layer(x)
 
 
+def train_step(layer: nn.Module, x: torch.Tensor) -> None:
+    """One forward and backward pass; the gradients are released afterwards."""
+    layer(x).square().mean().backward()
+    layer.zero_grad(set_to_none=True)
+
+
 def linear_benchmark(
-    title: str, layers: dict[str, Callable[[nn.Linear], nn.Module]], argv: list[str] | None = None
+    title: str,
+    layers: dict[str, Callable[[nn.Linear], nn.Module]],
+    argv: list[str] | None = None,
+    train: bool = False,
 ) -> None:
-    """Time and peak memory of each quantised layer built from one float ``nn.Linear`` (``layers``: name
-    -> constructor from that Linear) against the Linear itself, on ``--tokens x --features`` inputs."""
+    """Time and peak memory of each layer built from a float ``nn.Linear`` (``layers``: name -> constructor
+    from a copy of that Linear) against the Linear itself, on ``--tokens x --features`` inputs: inference
+    forward passes, or (``train=True``) forward and backward passes, for sparse or quantisation-aware
+    training layers."""
     parser = bench_arguments(title, rounds=20)
     parser.add_argument("--features", type=int, default=512)
     parser.add_argument("--tokens", type=int, default=1024)
     args = parser.parse_args(argv)
-    device = bench_setup(args, f"inference forward, median of {args.rounds} rounds; ratios: ours / nn.Linear")
+    what = "forward+backward" if train else "inference forward"
+    device = bench_setup(
+        args, f"{what}, median of {args.rounds} interleaved rounds; ratios: ours / nn.Linear"
+    )
+    torch.manual_seed(0)
     base = nn.Linear(args.features, args.features, device=device)
-    modules = {"nn.Linear": base, **{name: make(base) for name, make in layers.items()}}
+    modules = {"nn.Linear": base, **{name: make(copy.deepcopy(base)) for name, make in layers.items()}}
     x = torch.randn(args.tokens, args.features, device=device)
-    print(compare_header("tokens x features", "layer", (17, 9)))
-    works = {name: partial(forward, module, x) for name, module in modules.items()}
-    compare(works, "nn.Linear", device, args.rounds, label=f"{args.tokens} x {args.features}", widths=(17, 9))
+    width = max(9, *(len(name) + 1 for name in modules))
+    print(compare_header("tokens x features", "layer", (17, width)))
+    run = train_step if train else forward
+    works = {name: partial(run, module.train(train), x) for name, module in modules.items()}
+    compare(
+        works, "nn.Linear", device, args.rounds, label=f"{args.tokens} x {args.features}", widths=(17, width)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

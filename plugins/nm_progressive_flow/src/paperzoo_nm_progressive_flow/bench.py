@@ -14,38 +14,18 @@ from __future__ import annotations
 
 from functools import partial
 
-import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
-from torch import nn
+from paperzoo_compress.bench import linear_benchmark
 
 from paperzoo_nm_progressive_flow.layer import NMSparseLinear
 
 
-def step(layer: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    layer(x).square().mean().backward()
-    layer.zero_grad(set_to_none=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv`` (default: the command line) and print times, peak memory and ratios."""
-    parser = bench_arguments(__doc__.splitlines()[0], rounds=20)
-    parser.add_argument("--features", type=int, default=512)
-    parser.add_argument("--tokens", type=int, default=1024)
-    args = parser.parse_args(argv)
-    device = bench_setup(
-        args, f"forward+backward, median of {args.rounds} interleaved rounds; ratios: ours / nn.Linear"
-    )
-    base = nn.Linear(args.features, args.features, device=device)
     layers = {
-        "nn.Linear": base,
-        "mdgf 1:8": NMSparseLinear(base, n=1, m=8, beta=0.5),
-        "srste 1:8": NMSparseLinear(base, n=1, m=8, srste_lambda=2e-4),
+        "mdgf 1:8": partial(NMSparseLinear, n=1, m=8, beta=0.5),
+        "srste 1:8": partial(NMSparseLinear, n=1, m=8, srste_lambda=2e-4),
     }
-    x = torch.randn(args.tokens, args.features, device=device)
-    print(compare_header("tokens x features", "layer", (17, 9)))
-    works = {name: partial(step, layer, x) for name, layer in layers.items()}
-    compare(works, "nn.Linear", device, args.rounds, label=f"{args.tokens} x {args.features}", widths=(17, 9))
+    linear_benchmark(__doc__.splitlines()[0], layers, argv, train=True)
 
 
 if __name__ == "__main__":

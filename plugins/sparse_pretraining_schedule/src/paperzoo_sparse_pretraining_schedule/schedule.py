@@ -19,19 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from paperzoo_compress.schedules import cubic_sparsity
+
 Kind = Literal["cubic", "geometric"]
 KINDS = ("cubic", "geometric")
-
-
-def cubic_sparsity(t: float, t0: float, t1: float, final_sparsity: float) -> float:
-    """The cubic schedule ``s(t)`` at a (possibly fractional) step ``t``: 0 before ``t0``, ``s_f`` from
-    ``t1`` on, ``s_f (1 - (1 - (t - t0)/(t1 - t0))^3)`` between."""
-    if t < t0:
-        return 0.0
-    if t >= t1:
-        return float(final_sparsity)
-    u = (t - t0) / (t1 - t0)
-    return float(final_sparsity) * (1.0 - (1.0 - u) ** 3)
+__all__ = ["KINDS", "Kind", "SparsitySchedule", "cubic_sparsity", "kept_count"]
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,8 @@ PRUNE_SCORES_API = [
 def test_prune_scores_api_names_exist():
     mod = importlib.import_module("paperzoo_compress.prune_scores")
     assert [n for n in PRUNE_SCORES_API if not hasattr(mod, n)] == []
+
+
+def test_schedules_api_names_exist():
+    mod = importlib.import_module("paperzoo_compress.schedules")
+    assert hasattr(mod, "cubic_sparsity")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from paperzoo.bench import backward_pass, compare, compare_header
+from paperzoo.bench import backward_pass, compare, compare_header, train_step
 
 CPU = torch.device("cpu")
 
@@ -62,3 +62,14 @@ def test_bench_arguments_and_setup_give_every_benchmark_the_same_options_and_hea
     finally:
         torch.set_num_threads(saved)
     assert capsys.readouterr().out == f"device=cpu, threads=1, torch={torch.__version__}; what is measured\n"
+
+
+def test_train_step_runs_the_backward_and_releases_the_gradients():
+    layer = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3, requires_grad=True)
+    want = torch.autograd.grad(layer(x).square().mean(), layer.weight)[0]
+    seen = []
+    layer.weight.register_hook(lambda g: seen.append(g.clone()))
+    train_step(layer, x)
+    assert len(seen) == 1 and torch.allclose(seen[0], want)
+    assert layer.weight.grad is None and layer.bias.grad is None and x.grad is None

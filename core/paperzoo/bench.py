@@ -117,6 +117,14 @@ def backward_pass(module: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) 
     module.zero_grad(set_to_none=True)
 
 
+def train_step(module: torch.nn.Module, x: torch.Tensor) -> None:
+    """One training step's passes of ``module`` on ``x``: forward, the loss ``mean(y^2)``, backward; the
+    gradients (of ``x`` and of the parameters) are released afterwards."""
+    module(x).square().mean().backward()
+    x.grad = None
+    module.zero_grad(set_to_none=True)
+
+
 def compare_header(label: str, name: str, widths: tuple[int, int] = (16, 8), extra: str = "") -> str:
     """The column titles of :func:`compare`'s lines (``extra``: the title of the lines' extra column)."""
     return (

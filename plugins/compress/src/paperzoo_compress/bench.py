@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header, train_step
 from torch import nn
 
 from paperzoo_compress.linear import FakeQuantLinear
@@ -22,12 +22,6 @@ from paperzoo_compress.linear import FakeQuantLinear
 def forward(layer: nn.Module, x: torch.Tensor) -> None:
     """One inference forward pass."""
     layer(x)
-
-
-def train_step(layer: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    layer(x).square().mean().backward()
-    layer.zero_grad(set_to_none=True)
 
 
 def linear_benchmark(

@@ -17,17 +17,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header, train_step
 from torch import nn
 
 from paperzoo_gg_prior.init import gg_init_
 from paperzoo_gg_prior.rf8 import RF8FakeQuantLinear
-
-
-def step(layer: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    layer(x).square().mean().backward()
-    layer.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     x = torch.randn(args.tokens, args.features, device=device)
     print("forward+backward")
     print(compare_header("tokens x features", "layer", (17, 9)))
-    works = {name: partial(step, layer, x) for name, layer in layers.items()}
+    works = {name: partial(train_step, layer, x) for name, layer in layers.items()}
     compare(works, "nn.Linear", device, args.rounds, label=f"{args.tokens} x {args.features}", widths=(17, 9))
     weight = torch.empty(4 * args.features, args.features, device=device)
     inits = {

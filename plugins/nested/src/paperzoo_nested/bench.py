@@ -14,16 +14,10 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header, train_step
 from torch import nn
 
 from paperzoo_nested.views import PrefixLinear
-
-
-def step(layer: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    layer(x).square().mean().backward()
-    layer.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         wide.out_width = m
         own = nn.Linear(m, m).to(device)
         x = torch.randn(args.tokens, m, device=device)
-        works = {"own": partial(step, own, x), "prefix": partial(step, wide, x)}
+        works = {"own": partial(train_step, own, x), "prefix": partial(train_step, wide, x)}
         compare(works, "own", device, args.rounds, label=f"{m} of {args.width}", widths=(14, 10))
 
 

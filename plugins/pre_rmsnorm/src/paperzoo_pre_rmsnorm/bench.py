@@ -13,18 +13,13 @@ from __future__ import annotations
 import argparse
 
 import torch
-from paperzoo.bench import best_time, peak_memory
+from paperzoo.bench import best_time, peak_memory, train_step
 from paperzoo_tinylm.model import TinyLMDecoder
 from paperzoo_tinylm.norms import RMSNorm
 from torch import nn
 
 from paperzoo_pre_rmsnorm.convert import convert
 from paperzoo_pre_rmsnorm.layer import CRMSNorm
-
-
-def _norm_pass(norm: nn.Module, x: torch.Tensor) -> None:
-    norm(x).square().mean().backward()
-    norm.zero_grad(set_to_none=True)
 
 
 def _report(name: str, base, ours, device: torch.device, repeats: int) -> None:
@@ -55,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         ("CRMSNorm (eager)", CRMSNorm(d - 1).to(device), xc),
     ]
     for name, norm, inp in norms:
-        _report(name, lambda: _norm_pass(ln, x), lambda n=norm, i=inp: _norm_pass(n, i), device, args.repeats)
+        _report(name, lambda: train_step(ln, x), lambda n=norm, i=inp: train_step(n, i), device, args.repeats)
     model = TinyLMDecoder(
         d_model=256, n_layers=4, n_heads=4, vocab_size=256, max_seq_len=256, norm="layer_norm"
     )

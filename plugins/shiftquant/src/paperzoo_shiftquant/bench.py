@@ -15,18 +15,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header, train_step
 from torch import nn
 
 from paperzoo_shiftquant.linear import ShiftQuantLinear
 from paperzoo_shiftquant.norm import L1Norm
-
-
-def step(module: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    x.grad = None
-    module(x).square().mean().backward()
-    module.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     for baseline, modules in pairs.items():
         print(compare_header("tokens x features", "module", (17, 17)))
-        works = {name: partial(step, module, x) for name, module in modules.items()}
+        works = {name: partial(train_step, module, x) for name, module in modules.items()}
         compare(works, baseline, device, args.rounds, label=label, widths=(17, 17))
 
 

@@ -16,17 +16,11 @@ import copy
 from functools import partial
 
 import torch
-from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header
+from paperzoo.bench import bench_arguments, bench_setup, compare, compare_header, train_step
 from torch import nn
 
 from paperzoo_spdf.flops import linear_flops
 from paperzoo_spdf.masks import open_masks_, sparsify_random
-
-
-def step(layer: nn.Module, x: torch.Tensor) -> None:
-    """One forward and backward pass; the gradients are released afterwards."""
-    layer(x).square().mean().backward()
-    layer.zero_grad(set_to_none=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     layers = {"nn.Linear": base, "masked (sparse)": sparse, "opened (dense FT)": dense}
     x = torch.randn(args.tokens, args.features, device=device)
     print(compare_header("tokens x features", "layer", (17, 17)))
-    works = {name: partial(step, layer, x) for name, layer in layers.items()}
+    works = {name: partial(train_step, layer, x) for name, layer in layers.items()}
     compare(
         works, "nn.Linear", device, args.rounds, label=f"{args.tokens} x {args.features}", widths=(17, 17)
     )

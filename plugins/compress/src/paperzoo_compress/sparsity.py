@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from paperzoo.errors import ParamError
 from torch import nn
 
 
 def check_nm(n: int, m: int, in_features: int | None = None) -> None:
-    """Raise ``ValueError`` unless ``1 <= n <= m`` (integers) and ``m`` divides ``in_features`` (when given)."""
+    """Raise :class:`~paperzoo.errors.ParamError` (a ``ValueError``) naming ``n`` or ``m`` unless
+    ``1 <= n <= m`` (integers) and ``m`` divides ``in_features`` (when given)."""
     for name, value in (("n", n), ("m", m)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            raise ParamError(name, f"{value!r}; accepted: an integer >= 1")
     if n > m:
-        raise ValueError(f"n must be <= m, got n={n}, m={m}")
+        raise ParamError("n", f"{n}; accepted: an integer <= m ({m})")
     if in_features is not None and in_features % m:
-        raise ValueError(f"m={m} must divide the input features ({in_features})")
+        raise ParamError("m", f"{m}; accepted: a divisor of in_features ({in_features})")
 
 
 def _keep_largest(scores: torch.Tensor, k: int) -> torch.Tensor:

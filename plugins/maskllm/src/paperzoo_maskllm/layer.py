@@ -21,9 +21,9 @@ import math
 from collections.abc import Sequence
 
 import torch
-from paperzoo.checks import check_choice, check_float, check_int
+from paperzoo.checks import check_choice, check_float
 from paperzoo.errors import ParamError
-from paperzoo_compress.sparsity import nm_mask
+from paperzoo_compress.sparsity import check_nm, nm_mask
 from torch import nn
 
 
@@ -75,12 +75,7 @@ class LearnableNMMaskLinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"wraps an nn.Linear, got {type(base).__name__}")
-        check_int("n", n, 1)
-        check_int("m", m, 1)
-        if n > m:
-            raise ParamError("n", f"{n}; accepted: an integer <= m ({m})")
-        if base.in_features % m:
-            raise ParamError("m", f"{m}; accepted: a divisor of in_features ({base.in_features})")
+        check_nm(n, m, base.in_features)
         check_choice("prior", prior, ("magnitude", "none"))
         if not isinstance(hard, bool):
             raise ParamError("hard", f"{hard!r}; accepted: true or false")

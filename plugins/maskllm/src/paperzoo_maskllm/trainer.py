@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from paperzoo.checks import check_float, check_int
+from paperzoo.checks import check_float
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
-from paperzoo_compress.sparsity import nm_mask
+from paperzoo_compress.sparsity import check_nm, nm_mask
 from torch import nn
 
 from paperzoo_maskllm.apply import apply_maskllm, chosen_linears, maskllm_loss, set_progress
@@ -56,10 +56,7 @@ class MaskLLMTrainer(Supervised):
         **loop: Any,
     ):
         super().__init__(**loop)
-        check_int("n", n, 1)
-        check_int("m", m, 1)
-        if n > m:
-            raise ParamError("n", f"{n}; accepted: an integer <= m ({m})")
+        check_nm(n, m)
         check_float("weight_reg", weight_reg, 0.0)
         if layers is not None:
             try:

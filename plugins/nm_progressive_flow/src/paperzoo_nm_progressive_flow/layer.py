@@ -21,9 +21,8 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from paperzoo.checks import check_choice, check_float, check_int
-from paperzoo.errors import ParamError
-from paperzoo_compress.sparsity import nm_mask
+from paperzoo.checks import check_choice, check_float
+from paperzoo_compress.sparsity import check_nm, nm_mask
 from torch import nn
 
 
@@ -69,12 +68,7 @@ class NMSparseLinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"wraps an nn.Linear, got {type(base).__name__}")
-        check_int("n", n, 1)
-        check_int("m", m, 1)
-        if n > m:
-            raise ParamError("n", f"{n}; accepted: an integer <= m ({m})")
-        if base.in_features % m:
-            raise ParamError("m", f"{m}; accepted: a divisor of in_features ({base.in_features})")
+        check_nm(n, m, base.in_features)
         check_float("beta", beta, 0.0, 1.0)
         check_choice("decay_on", decay_on, ("forward", "gradient"))
         check_float("srste_lambda", srste_lambda, 0.0)

@@ -23,6 +23,7 @@ import torch
 from paperzoo.checks import check_choice, check_float, check_int
 from paperzoo.errors import ParamError
 from paperzoo.trainer import Run, Supervised
+from paperzoo_compress.sparsity import check_nm
 from torch import nn
 
 from paperzoo_nm_progressive_flow.layer import NMSparseLinear
@@ -112,10 +113,7 @@ class NMProgressiveGradientFlow(Supervised):
         **loop: Any,
     ):
         super().__init__(**loop)
-        check_int("n", n, 1)
-        check_int("m", m, 1)
-        if n > m:
-            raise ParamError("n", f"{n}; accepted: an integer <= m ({m})")
+        check_nm(n, m)
         check_choice("method", method, METHODS)
         check_choice("decay", decay, DECAYS[:2])
         check_float("decay_coef", decay_coef, 0.0, open_low=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from paperzoo.errors import ParamError
 from torch import nn
 
 from paperzoo_compress.sparsity import (
@@ -60,10 +61,15 @@ def test_density_helpers():
 
 @pytest.mark.parametrize(
     ("n", "m", "width", "message"),
-    [(0, 4, 8, "n must"), (5, 4, 8, "n must be <= m"), (1, 3, 8, "divide"), (True, 4, 8, "n must")],
+    [
+        (0, 4, 8, r"^n: 0; accepted: an integer >= 1$"),
+        (5, 4, 8, r"^n: 5; accepted: an integer <= m \(4\)$"),
+        (1, 3, 8, r"^m: 3; accepted: a divisor of in_features \(8\)$"),
+        (True, 4, 8, r"^n: True; accepted"),
+    ],
 )
 def test_bad_nm_arguments_are_rejected(n, m, width, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParamError, match=message):
         check_nm(n, m, width)
     with pytest.raises(ValueError):
         nm_mask(torch.ones(2, width), n, m)

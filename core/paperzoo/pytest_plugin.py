@@ -1,5 +1,5 @@
-"""pytest plugin (entry point ``pytest11``): the markers every plugin's tests use, offline hubs, and a
-fixed seed before every test.
+"""pytest plugin (entry point ``pytest11``): the markers every plugin's tests use, offline hubs, a
+fixed seed before every test, and recorded figures as plain Python numbers.
 
 Loaded by pytest in any environment where the core is installed, so a plugin's tests run the same
 from the repository and from an installed package (``registry verify``). Imports nothing heavy.
@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+from typing import Any
+
+import pytest
 
 MARKERS = {
     "claim": "reproduces a paper's headline claim at small scale (slower; run with -m claim)",
@@ -33,3 +36,22 @@ def pytest_runtest_setup(item) -> None:
         sys.modules["numpy"].random.seed(0)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
+
+
+def plain(value: Any) -> Any:
+    """A NumPy or torch scalar as the Python number it holds (``.item()``); anything else unchanged."""
+    if type(value) in (bool, int, float, str) or not hasattr(value, "item"):  # np.float64 is a float subclass
+        return value
+    try:
+        return value.item()
+    except (TypeError, ValueError):  # not a one-element array or tensor
+        return value
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Figures recorded with ``record_property`` reach the report as plain numbers: pytest-xdist cannot
+    send a NumPy scalar from a worker, and the junit report should not print ``np.float64(...)``."""
+    outcome = yield
+    report = outcome.get_result()
+    report.user_properties = [(name, plain(value)) for name, value in report.user_properties]

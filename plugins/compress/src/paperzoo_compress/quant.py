@@ -46,15 +46,20 @@ def _grouped(w: torch.Tensor, group_size: int) -> torch.Tensor:
 
 
 def quant_params(
-    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False
+    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False, clip_ratio: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-group ``(scale, zero)``, each ``[n_groups, 1]`` (``zero`` is all zeros when symmetric)."""
+    """Per-group ``(scale, zero)``, each ``[n_groups, 1]`` (``zero`` is all zeros when symmetric). With
+    ``clip_ratio < 1`` each group's range (``min``, ``max`` or ``absmax``) is scaled by it first: values
+    outside the shrunk grid clip (the clipping searches of AWQ and Q-VLM)."""
     check_quant_args(bits, group_size)
+    if not 0.0 < clip_ratio <= 1.0:
+        raise ParamError("clip_ratio", f"{clip_ratio!r}; accepted: a number in (0, 1]")
     g = _grouped(w, group_size)
     if symmetric:
-        scale = g.abs().amax(dim=1, keepdim=True).clamp(min=SCALE_FLOOR) / (2 ** (bits - 1) - 1)
+        absmax = g.abs().amax(dim=1, keepdim=True) * clip_ratio
+        scale = absmax.clamp(min=SCALE_FLOOR) / (2 ** (bits - 1) - 1)
         return scale, torch.zeros_like(scale)
-    hi, lo = g.amax(dim=1, keepdim=True), g.amin(dim=1, keepdim=True)
+    hi, lo = g.amax(dim=1, keepdim=True) * clip_ratio, g.amin(dim=1, keepdim=True) * clip_ratio
     q_max = 2**bits - 1
     scale = (hi - lo).clamp(min=SCALE_FLOOR) / q_max
     zero = (-torch.round(lo / scale)).clamp(0, q_max)
@@ -62,10 +67,10 @@ def quant_params(
 
 
 def quantize(
-    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False
+    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False, clip_ratio: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Integer codes ``q`` (``w``'s shape, in ``w``'s dtype, integral values), ``scale`` and ``zero``."""
-    scale, zero = quant_params(w, bits, group_size, symmetric)
+    scale, zero = quant_params(w, bits, group_size, symmetric, clip_ratio)
     g = _grouped(w, group_size)
     if symmetric:
         q = torch.clamp(torch.round(g / scale), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -83,8 +88,8 @@ def dequantize(
 
 
 def fake_quantize(
-    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False
+    w: torch.Tensor, bits: int = 4, group_size: int = -1, symmetric: bool = False, clip_ratio: float = 1.0
 ) -> torch.Tensor:
     """``dequantize(quantize(w))``: the weight the quantised layer computes with."""
-    q, scale, zero = quantize(w, bits, group_size, symmetric)
+    q, scale, zero = quantize(w, bits, group_size, symmetric, clip_ratio)
     return dequantize(q, scale, zero, group_size)

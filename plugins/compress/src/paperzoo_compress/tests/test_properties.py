@@ -171,3 +171,16 @@ def test_bad_quant_args_name_the_param():
     with pytest.raises(ParamError) as err:
         check_quant_args(4, -2)
     assert err.value.param == "group_size"
+
+
+def test_clip_ratio_shrinks_the_range_and_one_changes_nothing():
+    w = torch.randn(12, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for gs in (-1, 8, 0):
+        for sym in (False, True):
+            assert torch.equal(fake_quantize(w, 4, gs, sym, clip_ratio=1.0), fake_quantize(w, 4, gs, sym))
+    x = torch.tensor([[-1.0, 0.0, 1.0, 2.0]], dtype=torch.float64)
+    # ratio 0.5: range [-0.5, 1.0], 2 bits: scale 0.5, zero 1, grid {-0.5, 0, 0.5, 1}; 2.0 clips to 1.0
+    want = torch.tensor([[-0.5, 0.0, 1.0, 1.0]], dtype=torch.float64)
+    assert torch.equal(fake_quantize(x, 2, -1, clip_ratio=0.5), want)
+    with pytest.raises(ParamError, match="clip_ratio"):
+        fake_quantize(x, 2, -1, clip_ratio=0.0)

@@ -12,7 +12,7 @@ from paperzoo_ofq_quant.cga import CGA, cga_freeze_mask
 from paperzoo_ofq_quant.oscillation import OscillationTracker
 from paperzoo_ofq_quant.qk_reparam import QKReparamAttention
 from paperzoo_ofq_quant.quant import StatsQuantizer, quant_linears, quantize_linears, statsq_pre_round
-from paperzoo_ofq_quant.vit import Attention
+from paperzoo_ofq_quant.vit import timm_attention
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 8])
@@ -97,7 +97,7 @@ def test_cga_freezes_confident_weights_through_adamw():
 @pytest.mark.parametrize("bias", [True, False])
 def test_qk_reparam_is_function_preserving_in_float(bias):
     torch.manual_seed(0)
-    attn = Attention(12, num_heads=3, qkv_bias=bias).double()
+    attn = timm_attention(12, num_heads=3, qkv_bias=bias).double()
     if bias:
         with torch.no_grad():
             attn.qkv.bias.normal_()  # make q's and k's biases matter

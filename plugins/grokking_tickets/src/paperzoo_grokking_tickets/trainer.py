@@ -126,6 +126,7 @@ class GrokkingTicket(Supervised):
         self.records: dict[str, dict[str, Any]] = {}
         self._loaded: dict[str, Any] | None = None
         self._stage_end = False
+        self.in_stage = False  # a stage has begun and not ended (what a checkpoint resumes inside)
 
     @property
     def stages(self) -> list[str]:
@@ -163,25 +164,30 @@ class GrokkingTicket(Supervised):
             raise ValueError("grokking_ticket needs an optimizer (a fresh one per stage)")
         if run.data.val is None or len(run.data.val) == 0:
             raise ValueError("grokking_ticket measures test accuracy on the val split, which is empty")
+        if run.resume and run.optimizer is None:  # the optimizer state of the checkpoint goes here
+            run.optimizer, run.scheduler = run.make_optimizer(
+                [p for p in run.model.parameters() if p.requires_grad]
+            )
         self._loaded = None
-        self.setup(run)
+        self.setup(run)  # when resuming: weights, optimizer, loop state and extra state of the checkpoint
         named = prunable_parameters(run.model)
         self.pruned_names = [n for n, _ in named]
         self.pruned = [p for _, p in named]
         if self._loaded is not None:
-            state = self._loaded
-            self.stage = int(state["stage"])
-            self.theta0 = {k: v.to(self.device) for k, v in state["theta0"].items()}
-            self.masks = [state["masks"][n].to(self.device) for n in self.pruned_names]
-            self.records = dict(state["records"])
+            self._unpack(self._loaded)
         else:
-            self.stage, self.records = 0, {}
+            self.stage, self.records, self.in_stage = 0, {}, False
             self.theta0 = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
             self.masks = [torch.ones_like(p, dtype=torch.bool) for p in self.pruned]
         self.mask_values = [m.to(p.dtype) for m, p in zip(self.masks, self.pruned)]
         while self.stage < len(self.stages):
             name = self.stages[self.stage]
-            self.begin_stage(run, name)
+            if self.in_stage:  # resumed inside the stage: the checkpoint holds its weights and optimizer
+                self.masking = name == "ticket"
+            else:
+                self.begin_stage(run, name)
+                if self.stage == 0:  # so that a run stopped in its first stage can be resumed
+                    self.save_checkpoint(run)
             self.train(run)
             self.end_stage(run, name)
         return self.finish(run)
@@ -203,6 +209,7 @@ class GrokkingTicket(Supervised):
         )
         self.state = LoopState()
         self.curve = [(0, self.test_accuracy())]
+        self.in_stage = True
 
     def end_stage(self, run: Run, name: str) -> None:
         """Record the stage's curve; after the dense run, prune; checkpoint the stage boundary."""
@@ -226,7 +233,7 @@ class GrokkingTicket(Supervised):
         if name == "dense":
             self.masks = global_magnitude_masks([p.detach() for p in self.pruned], self.rate)
             self.mask_values = [m.to(p.dtype) for m, p in zip(self.masks, self.pruned)]
-        self.masking = False
+        self.masking, self.in_stage = False, False
         self.stage += 1
         self._stage_end = True
         try:
@@ -262,14 +269,19 @@ class GrokkingTicket(Supervised):
             )
         return summary
 
-    # -- checkpoints: one per stage boundary; an interrupted stage restarts from its beginning --------
+    # -- checkpoints: every ``checkpoint_every`` steps of every stage, at the start of the run and at
+    # every stage boundary; a run resumes inside the stage it was stopped in ----------------------------
     def save_checkpoint(self, run: Run) -> None:
-        if self._stage_end:
-            super().save_checkpoint(run)
+        # The loop's own end-of-stage checkpoint is written by ``end_stage`` once the stage's record is in.
+        if self.in_stage and self.state.step >= self.total_steps(run) and not self._stage_end:
+            return
+        super().save_checkpoint(run)
 
     def extra_state(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
+            "in_stage": self.in_stage,
+            "curve": [list(point) for point in self.curve],
             "theta0": {k: v.cpu() for k, v in self.theta0.items()},
             "masks": {n: m.cpu() for n, m in zip(self.pruned_names, self.masks)},
             "records": self.records,
@@ -277,3 +289,12 @@ class GrokkingTicket(Supervised):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self._loaded = state
+
+    def _unpack(self, state: dict[str, Any]) -> None:
+        """Restore the stage, its curve so far, ``theta_0``, the masks and the finished stages' records."""
+        # a checkpoint of an earlier version holds stage boundaries only (no "in_stage", no "curve")
+        self.stage, self.in_stage = int(state["stage"]), bool(state.get("in_stage", False))
+        self.curve = [(int(step), float(acc)) for step, acc in state.get("curve", [])]
+        self.theta0 = {k: v.to(self.device) for k, v in state["theta0"].items()}
+        self.masks = [state["masks"][n].to(self.device) for n in self.pruned_names]
+        self.records = dict(state["records"])

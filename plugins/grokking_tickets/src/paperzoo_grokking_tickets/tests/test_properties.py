@@ -1,8 +1,9 @@
 """Exact properties: mask density, pruned weights held at zero, rewinding to theta_0 bitwise, the
-norm-matched control's initial norm, the global pool, and resuming at a stage boundary."""
+norm-matched control's initial norm, the global pool, and resuming inside any stage bitwise."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -107,10 +108,8 @@ def test_steps_to_target_is_the_first_crossing_of_the_curve():
     assert [s for s, _ in trainer.records["dense"]["curve"]] == [0, 3, 6]
 
 
-def test_resuming_a_finished_run_changes_nothing(tmp_path):
-    from paperzoo import engine
-
-    config = {
+def _config(tmp, name, **trainer):
+    return {
         "seed": 0,
         "data": {"name": "grokking_modular_addition", "modulus": P, "train_fraction": 0.5},
         "model": {"name": "grokking_mlp", "modulus": P, "d_emb": 12, "d_model": 6},
@@ -121,12 +120,89 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path):
             "batch_size": 12,
             "eval_every": 2,
             "progress": False,
+            **trainer,
         },
-        "output": {"dir": str(tmp_path), "name": "run"},
+        "evaluators": [{"name": "accuracy"}],
+        "output": {"dir": str(tmp), "name": name},
     }
-    first = engine.execute(config)
-    again = engine.execute(config, resume_dir=first["run_dir"])
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path):
+    from paperzoo import engine
+
+    first = engine.execute(_config(tmp_path, "run"))
+    again = engine.execute(_config(tmp_path, "run"), resume_dir=first["run_dir"])
     assert first["stages"] == again["stages"] and first["density"] == again["density"]
+
+
+# 8 dense steps (2 epochs of 4 steps), 6 per later stage; checkpoints every 3 steps of every stage
+LONG = {"max_steps": 8, "retrain_steps": 6, "checkpoint_every": 3}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    from paperzoo import engine
+
+    tmp = tmp_path_factory.mktemp("whole")
+    return tmp / "whole", engine.execute(_config(tmp, "whole", **LONG))
+
+
+def _latest(run_dir):
+    return run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
+
+
+def _curves(run_dir):
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["stage"], r["step"], r["test_accuracy"]) for r in lines if "stage" in r]
+
+
+@pytest.mark.parametrize(
+    "crash_at, every, resumed_from",
+    [
+        ((0, 7), 3, "step-000006"),  # dense stage, second epoch
+        ((2, 5), 3, "step-000003"),  # ticket stage
+        ((0, 5), 0, "step-000000"),  # no periodic checkpoints: the dense stage resumes from its start
+    ],
+)
+def test_a_run_stopped_inside_a_stage_resumes_there_and_ends_bitwise_equal(
+    tmp_path, monkeypatch, uninterrupted, crash_at, every, resumed_from
+):
+    """Stop the run after step k of a stage (before that step's checkpoint), resume: the run continues
+    from the stage's last checkpoint (not from the stage's start) and its final weights, masks,
+    summary and test-accuracy curves equal those of an uninterrupted run bit for bit."""
+    from paperzoo import engine
+    from safetensors.torch import load_file
+
+    from paperzoo_grokking_tickets import trainer as module
+
+    whole_dir, whole = uninterrupted
+    original = module._MaskAndCurve.on_step_end
+
+    def crash(self, tr, loss):
+        original(self, tr, loss)
+        if (tr.stage, tr.state.step) == crash_at:
+            raise KeyboardInterrupt
+
+    config = _config(tmp_path, "cut", **{**LONG, "checkpoint_every": every})
+    monkeypatch.setattr(module._MaskAndCurve, "on_step_end", crash)
+    with pytest.raises(KeyboardInterrupt):
+        engine.execute(config)
+    monkeypatch.setattr(module._MaskAndCurve, "on_step_end", original)
+    cut_dir = tmp_path / "cut"
+    assert _latest(cut_dir).name == resumed_from
+    extra = torch.load(_latest(cut_dir) / "state.pt", weights_only=False)["extra"]
+    assert (extra["stage"], extra["in_stage"]) == (crash_at[0], True)
+    resumed = engine.execute(config, resume_dir=cut_dir)
+
+    for key in ("stages", "density", "train_loss", "steps", "accuracy"):
+        assert resumed[key] == whole[key], key
+    assert _curves(cut_dir) == _curves(whole_dir)
+    for a, b in (
+        (whole_dir / "masks.safetensors", cut_dir / "masks.safetensors"),
+        (_latest(whole_dir) / "model.safetensors", _latest(cut_dir) / "model.safetensors"),  # the ticket
+    ):
+        a, b = load_file(str(a)), load_file(str(b))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_split_and_bad_params():

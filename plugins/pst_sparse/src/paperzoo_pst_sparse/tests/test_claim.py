@@ -3,12 +3,13 @@ keeps more accuracy than magnitude pruning of ``W + U V`` with the same trainabl
 
 Setup (fixed before measuring): a tinylm encoder (d_model 32, 2 blocks, 2 heads) with a class read from
 its head's logits at a leading CLS position (class c = token c), first trained densely on a synthetic
-sequence classification task (which of 4 marker symbols occurs most often among 16 random symbols):
+sequence classification task (which of 8 marker symbols occurs most often among 31 random symbols of 12):
 the "pretrained" model. Then, from that model, sparse fine-tuning of every block Linear on the same task,
-embeddings, norms and head frozen: PST with ranks r_w = r_m = 4 against magnitude pruning with a weight
-update of rank 9 (both (9)(out + in) trainable parameters per matrix), same steps, batches, optimizer
+embeddings, norms and head frozen: PST with ranks r_w = r_m = 1 against magnitude pruning with a weight
+update of rank 3 (both 3 (out + in) trainable parameters per matrix), same steps, batches, optimizer
 (AdamW, lr 3e-3) and the official schedule (warmups 0.1 / 0.3, cubic to 0.9). Held-out accuracy with the
-final masks. Three seeds (seed of the pretrained model, the data and the order)."""
+final masks. Three seeds (seed of the pretrained model, the data and the order). The task is chosen so
+that 90% magnitude pruning loses accuracy against the dense model (checked by its own test)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ from torch import nn
 from paperzoo_pst_sparse.schedule import pst_sparsity
 from paperzoo_pst_sparse.trainer import convert_pst, set_sparsity
 
-SEQ, CLASSES, VOCAB, BATCH = 16, 4, 16, 64
+SEQ, CLASSES, VOCAB, BATCH = 32, 8, 16, 64
 DENSE_STEPS, SPARSE_STEPS, SPARSITY, SEEDS = 250, 120, 0.9, (0, 1, 2)
 
 
 def task(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` sequences ``[CLS, 15 symbols of 0..11]`` labelled by the most frequent of symbols 0..3
+    """``n`` sequences ``[CLS, 31 symbols of 0..11]`` labelled by the most frequent of symbols 0..7
     (sequences with a tie are dropped)."""
     x = torch.randint(12, (4 * n, SEQ - 1), generator=g)
     counts = torch.stack([(x == c).sum(1) for c in range(CLASSES)], 1)
@@ -39,7 +40,7 @@ def task(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Classifier(nn.Module):
-    """A tinylm encoder whose CLS-position logits over tokens 0..3 are the class logits."""
+    """A tinylm encoder whose CLS-position logits over tokens 0..7 are the class logits."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,16 +99,34 @@ def results() -> dict[str, list[tuple[float, int]]]:
     return {m: [sparse_finetune(m, s) for s in SEEDS] for m in ("pst", "magnitude")}
 
 
+def mean(xs: list[float]) -> float:
+    """The arithmetic mean."""
+    return sum(xs) / len(xs)
+
+
+@pytest.mark.claim
+def test_task_separates_magnitude_pruning_from_dense(record_property):
+    """The task is informative: 90% magnitude pruning loses at least 3 points of mean held-out accuracy
+    against the dense model it starts from."""
+    dense = [pretrained(s)[3] for s in SEEDS]
+    magnitude = [acc for acc, _ in results()["magnitude"]]
+    record_property("acc_dense", [round(a, 4) for a in dense])
+    assert mean(magnitude) < mean(dense) - 0.03, (dense, magnitude)
+
+
 @pytest.mark.claim
 @pytest.mark.xfail(
     strict=True,
-    reason="not reproduced at this scale: the task saturates; held-out accuracy at 90% sparsity was 1.0 for "
-    "both PST and magnitude pruning in 3/3 seeds (dense 1.0), so PST does not beat the baseline",
+    reason="not reproduced at this scale: held-out accuracy at 90% sparsity, PST [0.944, 0.864, 0.931] "
+    "(mean 0.913) vs magnitude pruning [0.906, 0.887, 0.950] (mean 0.914), dense [0.972, 0.996, 0.985]: "
+    "a tie on the mean, PST ahead in 1/3 seeds",
 )
 def test_pst_beats_magnitude_at_90_percent_sparsity(record_property):
+    """PST beats magnitude pruning on the mean and in most seeds."""
     got = results()
-    record_property("acc_dense", [round(pretrained(s)[3], 4) for s in SEEDS])
-    for method in ("pst", "magnitude"):
-        record_property(f"acc_{method}", [round(acc, 4) for acc, _ in got[method]])
+    pst, magnitude = ([acc for acc, _ in got[m]] for m in ("pst", "magnitude"))
+    record_property("acc_pst", [round(a, 4) for a in pst])
+    record_property("acc_magnitude", [round(a, 4) for a in magnitude])
     assert [n for _, n in got["pst"]] == [n for _, n in got["magnitude"]]  # the same trainable budget
-    assert all(a[0] > b[0] for a, b in zip(got["pst"], got["magnitude"])), got
+    wins = sum(a > b for a, b in zip(pst, magnitude))
+    assert mean(pst) > mean(magnitude) and 2 * wins > len(SEEDS), (pst, magnitude)

@@ -38,15 +38,9 @@ class FakeQuantLinear(nn.Module):
         """Quantise ``weight`` (float, ``[out, in]``) and store its codes' scale, zero point and the
         dequantised weight ``(q - zero) * scale`` the layer computes with."""
         q, scale, zero = quantize(weight, self.bits, self.group_size, self.symmetric)
-        for name, value in (
-            ("weight", dequantize(q, scale, zero, self.group_size)),
-            ("scale", scale),
-            ("zero", zero),
-        ):
-            if name in self._buffers:
-                self._buffers[name] = value
-            else:
-                self.register_buffer(name, value)
+        self.register_buffer("weight", dequantize(q, scale, zero, self.group_size))  # re-registering replaces
+        self.register_buffer("scale", scale)
+        self.register_buffer("zero", zero)
 
     def codes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(q, scale, zero)``: the integer codes of the stored weight (``weight / scale + zero``, rounded:
